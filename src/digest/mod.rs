@@ -1,0 +1,3 @@
+//! Pure rendering of KPI reports into chat-neutral posts, and the PNG charts that go with them.
+
+pub mod post;
