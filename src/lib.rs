@@ -7,5 +7,8 @@
 //! no I/O and reads no clock.
 
 pub mod chat;
+pub mod config;
 pub mod digest;
+pub mod kpi;
 pub mod model;
+pub mod store;

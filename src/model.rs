@@ -306,3 +306,34 @@ pub struct ConversationFacts {
     /// unanswered inbound message.
     pub reply_waits: Vec<i64>,
 }
+
+/// A report's window and filters. Instants are Unix seconds, `[start, end)`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ReportQuery {
+    pub start: i64,
+    pub end: i64,
+    pub brand: Option<String>,
+    pub platform: Option<Platform>,
+    pub product: Option<String>,
+}
+
+/// Messages of one (platform, direction, category) in the window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageAggregate {
+    pub platform: Platform,
+    pub direction: Direction,
+    pub category: Option<Category>,
+    pub count: i64,
+    pub compound_sum: f64,
+    pub positive: i64,
+    pub neutral: i64,
+    pub negative: i64,
+}
+
+/// Everything a report over one window needs.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ReportData {
+    pub messages: Vec<MessageAggregate>,
+    /// Conversations whose first inbound message is in the window.
+    pub conversations: Vec<ConversationFacts>,
+}

@@ -1,0 +1,575 @@
+//! Batched, idempotent ingest: dedupe on (platform, external id), thread new messages into
+//! conversations (`kpi::threading::plan`), insert them, merge conversations the batch joined,
+//! recompute the facts of every touched conversation, and advance the source's cursor, all in
+//! one write transaction. A crash anywhere leaves the previous state; a re-run skips what is
+//! already stored.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+
+use super::{join_names, split_names, Store, StoreError};
+use crate::kpi::threading::{
+    self, ConversationSpan, FactMessage, PlanContext, PlanMessage, Target, ThreadingRules,
+};
+use crate::model::{Category, Classification, ConversationFacts, Direction, NewMessage, Platform};
+
+/// A message ready to store: what the source gave, what `classify` said, and whether an
+/// outbound reply redirects the customer to another channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassifiedMessage {
+    pub message: NewMessage,
+    pub classification: Classification,
+    pub redirect: bool,
+    pub classifier_version: String,
+}
+
+/// The care rules ingest needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IngestRules {
+    pub threading: ThreadingRules,
+    pub auto_resolve_after: i64,
+}
+
+impl Default for IngestRules {
+    fn default() -> Self {
+        IngestRules {
+            threading: ThreadingRules::default(),
+            auto_resolve_after: 24 * 3600,
+        }
+    }
+}
+
+/// What one call stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestOutcome {
+    pub inserted: usize,
+    pub duplicates: usize,
+}
+
+impl std::ops::AddAssign for IngestOutcome {
+    fn add_assign(&mut self, o: Self) {
+        self.inserted += o.inserted;
+        self.duplicates += o.duplicates;
+    }
+}
+
+/// SQLite allows 32,766 bound values per statement; rows per INSERT stay well below.
+const ROWS_PER_INSERT: usize = 400;
+const KEYS_PER_LOOKUP: usize = 500;
+
+fn customer_of(m: &NewMessage) -> Option<&str> {
+    match m.direction {
+        Direction::Inbound => Some(m.author.as_str()),
+        Direction::Outbound => m.customer.as_deref(),
+    }
+}
+
+fn is_unlinked(m: &NewMessage) -> bool {
+    m.reply_to.is_none() && m.conversation_ref.is_none()
+}
+
+impl Store {
+    /// Stores a batch (any platforms, any order) and, when given, moves `source`'s cursor in
+    /// the same transaction.
+    pub async fn ingest(
+        &self,
+        batch: Vec<ClassifiedMessage>,
+        cursor: Option<(&str, Option<&str>)>,
+        rules: &IngestRules,
+        now: i64,
+    ) -> Result<IngestOutcome, StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| self.map_err(e))?;
+        let mut outcome = IngestOutcome::default();
+        let mut by_platform: HashMap<Platform, Vec<ClassifiedMessage>> = HashMap::new();
+        for m in batch {
+            by_platform.entry(m.message.platform).or_default().push(m);
+        }
+        let mut platforms: Vec<Platform> = by_platform.keys().copied().collect();
+        platforms.sort();
+        for p in platforms {
+            let msgs = by_platform.remove(&p).unwrap_or_default();
+            outcome += ingest_platform(&mut tx, p, msgs, rules, now)
+                .await
+                .map_err(|e| self.map_err(e))?;
+        }
+        if let Some((source, value)) = cursor {
+            sqlx::query("INSERT INTO source_cursors (source, cursor, updated_at) VALUES (?, ?, ?) ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at")
+                .bind(source)
+                .bind(value)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.map_err(e))?;
+        }
+        tx.commit().await.map_err(|e| self.map_err(e))?;
+        Ok(outcome)
+    }
+
+    /// Marks a conversation resolved from chat at `at`; returns false if there is no such one.
+    pub async fn mark_resolved(
+        &self,
+        conversation_id: i64,
+        at: i64,
+        rules: &IngestRules,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| self.map_err(e))?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM conversations WHERE id = ?")
+            .bind(conversation_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| self.map_err(e))?;
+        if exists.is_none() {
+            return Ok(false);
+        }
+        let mut marks = HashMap::new();
+        marks.insert(conversation_id, Some(at));
+        let mut gap_keys = HashMap::new();
+        let key: Option<String> =
+            sqlx::query_scalar("SELECT gap_key FROM conversations WHERE id = ?")
+                .bind(conversation_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| self.map_err(e))?;
+        gap_keys.insert(conversation_id, key);
+        recompute(&mut tx, &[conversation_id], &marks, &gap_keys, rules)
+            .await
+            .map_err(|e| self.map_err(e))?;
+        tx.commit().await.map_err(|e| self.map_err(e))?;
+        Ok(true)
+    }
+}
+
+async fn ingest_platform(
+    conn: &mut SqliteConnection,
+    platform: Platform,
+    msgs: Vec<ClassifiedMessage>,
+    rules: &IngestRules,
+    now: i64,
+) -> Result<IngestOutcome, sqlx::Error> {
+    let total = msgs.len();
+    // Dedupe within the batch, then against the store.
+    let mut seen = HashSet::new();
+    let msgs: Vec<ClassifiedMessage> = msgs
+        .into_iter()
+        .filter(|m| seen.insert(m.message.external_id.clone()))
+        .collect();
+    let ids: Vec<&str> = msgs
+        .iter()
+        .map(|m| m.message.external_id.as_str())
+        .collect();
+    let stored: HashSet<String> = lookup_pairs(
+        conn,
+        "SELECT external_id, 0 FROM messages WHERE platform = ",
+        platform,
+        " AND external_id IN ",
+        &ids,
+    )
+    .await?
+    .into_iter()
+    .map(|(k, _)| k)
+    .collect();
+    let fresh: Vec<ClassifiedMessage> = msgs
+        .into_iter()
+        .filter(|m| !stored.contains(&m.message.external_id))
+        .collect();
+    let outcome = IngestOutcome {
+        inserted: fresh.len(),
+        duplicates: total - fresh.len(),
+    };
+    if fresh.is_empty() {
+        return Ok(outcome);
+    }
+
+    // Look up what the new messages link to, and what links to them.
+    let in_batch: HashSet<&str> = fresh
+        .iter()
+        .map(|m| m.message.external_id.as_str())
+        .collect();
+    let parent_ids: Vec<&str> = fresh
+        .iter()
+        .filter_map(|m| m.message.reply_to.as_deref())
+        .filter(|p| !in_batch.contains(p))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let refs: Vec<&str> = fresh
+        .iter()
+        .filter_map(|m| m.message.conversation_ref.as_deref())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let new_ids: Vec<&str> = fresh
+        .iter()
+        .map(|m| m.message.external_id.as_str())
+        .collect();
+    let mut ctx = PlanContext {
+        parents: lookup_pairs(
+            conn,
+            "SELECT external_id, conversation_id FROM messages WHERE platform = ",
+            platform,
+            " AND external_id IN ",
+            &parent_ids,
+        )
+        .await?
+        .into_iter()
+        .collect(),
+        refs: lookup_pairs(
+            conn,
+            "SELECT conversation_ref, min(conversation_id) FROM messages WHERE platform = ",
+            platform,
+            " AND conversation_ref IN ",
+            &refs,
+        )
+        .await?
+        .into_iter()
+        .collect(),
+        children: lookup_pairs(
+            conn,
+            "SELECT reply_to, conversation_id FROM messages WHERE platform = ",
+            platform,
+            " AND reply_to IN ",
+            &new_ids,
+        )
+        .await?,
+        spans: Vec::new(),
+    };
+    // The refs query groups implicitly; SQLite returns one row per matching message, so keep
+    // the smallest conversation id per ref (rows arrive in any order).
+    let mut linked: BTreeSet<i64> = ctx.parents.values().copied().collect();
+    linked.extend(ctx.refs.values().copied());
+    linked.extend(ctx.children.iter().map(|(_, c)| *c));
+    let mut spans = load_spans_by_id(conn, &linked.iter().copied().collect::<Vec<_>>()).await?;
+
+    // Stored conversations of the same customers near the batch in time.
+    let gap = rules.threading.gap;
+    let mut keys: BTreeSet<String> = spans.iter().filter_map(|s| s.gap_key.clone()).collect();
+    let plan_msgs: Vec<PlanMessage> = fresh
+        .iter()
+        .map(|m| {
+            let gap_key = if is_unlinked(&m.message) {
+                customer_of(&m.message).map(|c| threading::gap_key(platform, &m.message.brand, c))
+            } else {
+                None
+            };
+            if let Some(k) = &gap_key {
+                keys.insert(k.clone());
+            }
+            PlanMessage {
+                external_id: m.message.external_id.clone(),
+                created_at: m.message.created_at.timestamp(),
+                reply_to: m.message.reply_to.clone(),
+                conversation_ref: m.message.conversation_ref.clone(),
+                gap_key,
+            }
+        })
+        .collect();
+    let t_min = plan_msgs
+        .iter()
+        .map(|m| m.created_at)
+        .min()
+        .unwrap_or(0)
+        .min(spans.iter().map(|s| s.started_at).min().unwrap_or(i64::MAX));
+    let t_max = plan_msgs
+        .iter()
+        .map(|m| m.created_at)
+        .max()
+        .unwrap_or(0)
+        .max(
+            spans
+                .iter()
+                .map(|s| s.last_message_at)
+                .max()
+                .unwrap_or(i64::MIN),
+        );
+    let key_list: Vec<&str> = keys.iter().map(String::as_str).collect();
+    for chunk in key_list.chunks(KEYS_PER_LOOKUP) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT id, gap_key, started_at, last_message_at FROM conversations WHERE gap_key IN (",
+        );
+        let mut sep = q.separated(", ");
+        for k in chunk {
+            sep.push_bind(*k);
+        }
+        q.push(") AND last_message_at >= ")
+            .push_bind(t_min.saturating_sub(gap));
+        q.push(" AND started_at <= ")
+            .push_bind(t_max.saturating_add(gap));
+        for row in q.build().fetch_all(&mut *conn).await? {
+            let id: i64 = row.get(0);
+            if !linked.contains(&id) {
+                linked.insert(id);
+                spans.push(ConversationSpan {
+                    id,
+                    gap_key: row.get(1),
+                    started_at: row.get(2),
+                    last_message_at: row.get(3),
+                });
+            }
+        }
+    }
+    ctx.spans = spans;
+    let plan = threading::plan(&plan_msgs, &ctx, gap);
+
+    // New conversation ids: this transaction holds the write lock, so max(id) is stable.
+    let max_id: Option<i64> = sqlx::query_scalar("SELECT max(id) FROM conversations")
+        .fetch_one(&mut *conn)
+        .await?;
+    let base = max_id.unwrap_or(0) + 1;
+    let resolve = |t: Target| match t {
+        Target::Existing(id) => id,
+        Target::New(n) => base + n as i64,
+    };
+
+    // Carry explicit resolution marks and gap keys over merges.
+    let mut marks: HashMap<i64, Option<i64>> = HashMap::new();
+    let mut gap_keys: HashMap<i64, Option<String>> = HashMap::new();
+    for (n, k) in plan.new_conversations.iter().enumerate() {
+        gap_keys.insert(base + n as i64, k.clone());
+    }
+    let touched_existing: Vec<i64> = linked.iter().copied().collect();
+    for chunk in touched_existing.chunks(KEYS_PER_LOOKUP) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT id, marked_resolved_at, gap_key FROM conversations WHERE id IN (",
+        );
+        let mut sep = q.separated(", ");
+        for id in chunk {
+            sep.push_bind(*id);
+        }
+        q.push(")");
+        for row in q.build().fetch_all(&mut *conn).await? {
+            marks.insert(row.get(0), row.get(1));
+            gap_keys.insert(row.get(0), row.get(2));
+        }
+    }
+    for (from, into) in &plan.merges {
+        let into = resolve(*into);
+        sqlx::query("UPDATE messages SET conversation_id = ? WHERE conversation_id = ?")
+            .bind(into)
+            .bind(from)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("DELETE FROM conversations WHERE id = ?")
+            .bind(from)
+            .execute(&mut *conn)
+            .await?;
+        let m = marks.remove(from).flatten();
+        let e = marks.entry(into).or_insert(None);
+        *e = (*e).max(m);
+        let k = gap_keys.remove(from).flatten();
+        let e = gap_keys.entry(into).or_insert(None);
+        if e.is_none() {
+            *e = k;
+        }
+    }
+
+    // Insert the new messages with their conversation.
+    for (chunk_i, chunk) in fresh.chunks(ROWS_PER_INSERT).enumerate() {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO messages (platform, external_id, brand, author, direction, created_at, text, reply_to, conversation_ref, url, engagement, customer, conversation_id, category, confidence, complaint_score, compound, pos, neu, neg, products, topics, redirect, classifier_version, ingested_at) ",
+        );
+        q.push_values(chunk.iter().enumerate(), |mut b, (i, m)| {
+            let conv = resolve(plan.assignments[chunk_i * ROWS_PER_INSERT + i]);
+            let c = &m.classification;
+            let n = &m.message;
+            b.push_bind(platform.as_str())
+                .push_bind(n.external_id.as_str())
+                .push_bind(n.brand.as_str())
+                .push_bind(n.author.as_str())
+                .push_bind(n.direction.as_str())
+                .push_bind(n.created_at.timestamp())
+                .push_bind(n.text.as_str())
+                .push_bind(n.reply_to.as_deref())
+                .push_bind(n.conversation_ref.as_deref())
+                .push_bind(n.url.as_deref())
+                .push_bind(n.engagement)
+                .push_bind(n.customer.as_deref())
+                .push_bind(conv)
+                .push_bind(c.category.as_str())
+                .push_bind(c.confidence)
+                .push_bind(c.complaint_score)
+                .push_bind(c.sentiment.compound)
+                .push_bind(c.sentiment.pos)
+                .push_bind(c.sentiment.neu)
+                .push_bind(c.sentiment.neg)
+                .push_bind(join_names(&c.products))
+                .push_bind(join_names(&c.topics))
+                .push_bind(m.redirect)
+                .push_bind(m.classifier_version.as_str())
+                .push_bind(now);
+        });
+        q.build().execute(&mut *conn).await?;
+    }
+
+    // Recompute every conversation the batch touched.
+    let mut touched: BTreeSet<i64> = plan.assignments.iter().map(|t| resolve(*t)).collect();
+    touched.extend(plan.merges.iter().map(|(_, t)| resolve(*t)));
+    let touched: Vec<i64> = touched.into_iter().collect();
+    recompute(conn, &touched, &marks, &gap_keys, rules).await?;
+    Ok(outcome)
+}
+
+/// Runs `prefix platform middle (keys...)` in chunks and returns (text, integer) pairs.
+async fn lookup_pairs(
+    conn: &mut SqliteConnection,
+    prefix: &str,
+    platform: Platform,
+    middle: &str,
+    keys: &[&str],
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    let mut out = Vec::new();
+    for chunk in keys.chunks(KEYS_PER_LOOKUP) {
+        if chunk.is_empty() {
+            continue;
+        }
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(prefix);
+        q.push_bind(platform.as_str()).push(middle).push("(");
+        let mut sep = q.separated(", ");
+        for k in chunk {
+            sep.push_bind(*k);
+        }
+        q.push(")");
+        if prefix.contains("min(") {
+            q.push(" GROUP BY 1");
+        }
+        for row in q.build().fetch_all(&mut *conn).await? {
+            out.push((row.get(0), row.get(1)));
+        }
+    }
+    Ok(out)
+}
+
+async fn load_spans_by_id(
+    conn: &mut SqliteConnection,
+    ids: &[i64],
+) -> Result<Vec<ConversationSpan>, sqlx::Error> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(KEYS_PER_LOOKUP) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT id, gap_key, started_at, last_message_at FROM conversations WHERE id IN (",
+        );
+        let mut sep = q.separated(", ");
+        for id in chunk {
+            sep.push_bind(*id);
+        }
+        q.push(")");
+        for row in q.build().fetch_all(&mut *conn).await? {
+            out.push(ConversationSpan {
+                id: row.get(0),
+                gap_key: row.get(1),
+                started_at: row.get(2),
+                last_message_at: row.get(3),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Reloads the messages of `ids` and rewrites their conversation rows.
+pub(crate) async fn recompute(
+    conn: &mut SqliteConnection,
+    ids: &[i64],
+    marks: &HashMap<i64, Option<i64>>,
+    gap_keys: &HashMap<i64, Option<String>>,
+    rules: &IngestRules,
+) -> Result<(), sqlx::Error> {
+    for chunk in ids.chunks(ROWS_PER_INSERT) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT conversation_id, id, platform, brand, author, customer, direction, created_at, url, category, compound, products, topics, redirect FROM messages WHERE conversation_id IN (",
+        );
+        let mut sep = q.separated(", ");
+        for id in chunk {
+            sep.push_bind(*id);
+        }
+        q.push(")");
+        let mut groups: HashMap<i64, Vec<FactMessage>> = HashMap::new();
+        for row in q.build().fetch_all(&mut *conn).await? {
+            let platform: String = row.get(2);
+            let direction: String = row.get(6);
+            let category: Option<String> = row.get(9);
+            let fm = FactMessage {
+                id: row.get(1),
+                platform: platform.parse().unwrap_or(Platform::X),
+                brand: row.get(3),
+                author: row.get(4),
+                customer: row.get(5),
+                direction: direction.parse().unwrap_or(Direction::Inbound),
+                created_at: row.get(7),
+                url: row.get(8),
+                category: category.and_then(|c| c.parse::<Category>().ok()),
+                compound: row.get(10),
+                products: split_names(row.get::<&str, _>(11)),
+                topics: split_names(row.get::<&str, _>(12)),
+                redirect: row.get(13),
+            };
+            groups.entry(row.get(0)).or_default().push(fm);
+        }
+        let mut facts: Vec<(ConversationFacts, Option<String>)> = Vec::with_capacity(groups.len());
+        for (id, mut msgs) in groups {
+            let mark = marks.get(&id).copied().flatten();
+            let f = threading::compute_facts(
+                id,
+                &mut msgs,
+                mark,
+                &rules.threading,
+                rules.auto_resolve_after,
+            );
+            facts.push((f, gap_keys.get(&id).cloned().flatten()));
+        }
+        if facts.is_empty() {
+            continue;
+        }
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO conversations (id, platform, brand, customer, gap_key, started_at, first_inbound_at, first_inbound_url, first_response_at, last_message_at, last_inbound_at, last_outbound_at, waiting_since, inbound_count, outbound_count, replies, reopen_count, thanks_resolved_at, marked_resolved_at, actionable, category, opening_compound, closing_compound, closing_after_reply, redirected, products, topics, reply_waits) ",
+        );
+        q.push_values(facts.iter(), |mut b, (f, key)| {
+            b.push_bind(f.id)
+                .push_bind(f.platform.map(Platform::as_str).unwrap_or("x"))
+                .push_bind(f.brand.clone())
+                .push_bind(f.customer.clone())
+                .push_bind(key.clone())
+                .push_bind(f.started_at)
+                .push_bind(f.first_inbound_at)
+                .push_bind(f.first_inbound_url.clone())
+                .push_bind(f.first_response_at)
+                .push_bind(f.last_message_at)
+                .push_bind(f.last_inbound_at)
+                .push_bind(f.last_outbound_at)
+                .push_bind(f.waiting_since)
+                .push_bind(f.inbound_count)
+                .push_bind(f.outbound_count)
+                .push_bind(f.replies)
+                .push_bind(f.reopen_count)
+                .push_bind(f.thanks_resolved_at)
+                .push_bind(f.marked_resolved_at)
+                .push_bind(f.actionable)
+                .push_bind(f.category.map(Category::as_str))
+                .push_bind(f.opening_compound)
+                .push_bind(f.closing_compound)
+                .push_bind(f.closing_after_reply)
+                .push_bind(f.redirected)
+                .push_bind(join_names(&f.products))
+                .push_bind(join_names(&f.topics))
+                .push_bind(
+                    f.reply_waits
+                        .iter()
+                        .map(|w| w.to_string())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                );
+        });
+        q.push(
+            " ON CONFLICT (id) DO UPDATE SET platform = excluded.platform, brand = excluded.brand, customer = excluded.customer, gap_key = excluded.gap_key, started_at = excluded.started_at, first_inbound_at = excluded.first_inbound_at, first_inbound_url = excluded.first_inbound_url, first_response_at = excluded.first_response_at, last_message_at = excluded.last_message_at, last_inbound_at = excluded.last_inbound_at, last_outbound_at = excluded.last_outbound_at, waiting_since = excluded.waiting_since, inbound_count = excluded.inbound_count, outbound_count = excluded.outbound_count, replies = excluded.replies, reopen_count = excluded.reopen_count, thanks_resolved_at = excluded.thanks_resolved_at, marked_resolved_at = excluded.marked_resolved_at, actionable = excluded.actionable, category = excluded.category, opening_compound = excluded.opening_compound, closing_compound = excluded.closing_compound, closing_after_reply = excluded.closing_after_reply, redirected = excluded.redirected, products = excluded.products, topics = excluded.topics, reply_waits = excluded.reply_waits",
+        );
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,250 @@
+//! The SQLite store: the pool (WAL, busy timeout), migrations applied at start-up, and every
+//! SQL statement carepulse runs. Returns domain types; nothing outside this module writes SQL.
+
+mod ingest;
+mod reports;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+pub use crate::model::{MessageAggregate, ReportData, ReportQuery};
+pub use ingest::{ClassifiedMessage, IngestOutcome, IngestRules};
+
+/// Why a store operation failed, worded for the person running carepulse.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open database {path}: {source}. Check that the folder exists and is writable, or pass --db PATH")]
+    Open { path: String, source: sqlx::Error },
+    #[error("database {path} is locked by another process (waited {waited_s} s). Stop the other carepulse process or use another --db")]
+    Locked { path: String, waited_s: u64 },
+    #[error("cannot update the database schema of {path}: {source}")]
+    Migrate {
+        path: String,
+        source: sqlx::migrate::MigrateError,
+    },
+    #[error("database error: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("stored data is damaged: {0}")]
+    Corrupt(String),
+}
+
+/// How long a writer waits for another one before giving up.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The SQLite store.
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+    path: String,
+}
+
+fn is_locked(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => {
+            let m = d.message();
+            m.contains("database is locked")
+                || m.contains("database table is locked")
+                || d.code().as_deref() == Some("5")
+        }
+        _ => false,
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database file and brings its schema up to date.
+    pub async fn open(path: &Path) -> Result<Store, StoreError> {
+        let display = path.display().to_string();
+        let options = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(|source| StoreError::Open {
+                path: display.clone(),
+                source,
+            })?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true)
+            .pragma("cache_size", "-32000")
+            .pragma("temp_store", "memory");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(BUSY_TIMEOUT + Duration::from_secs(5))
+            .connect_with(options)
+            .await
+            .map_err(|source| {
+                if is_locked(&source) {
+                    StoreError::Locked {
+                        path: display.clone(),
+                        waited_s: BUSY_TIMEOUT.as_secs(),
+                    }
+                } else {
+                    StoreError::Open {
+                        path: display.clone(),
+                        source,
+                    }
+                }
+            })?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .map_err(|source| {
+                if let sqlx::migrate::MigrateError::Execute(e) = &source {
+                    if is_locked(e) {
+                        return StoreError::Locked {
+                            path: display.clone(),
+                            waited_s: BUSY_TIMEOUT.as_secs(),
+                        };
+                    }
+                }
+                StoreError::Migrate {
+                    path: display.clone(),
+                    source,
+                }
+            })?;
+        Ok(Store {
+            pool,
+            path: display,
+        })
+    }
+
+    /// The database file, for messages.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    pub(crate) fn map_err(&self, e: sqlx::Error) -> StoreError {
+        if is_locked(&e) {
+            StoreError::Locked {
+                path: self.path.clone(),
+                waited_s: BUSY_TIMEOUT.as_secs(),
+            }
+        } else {
+            StoreError::Sql(e)
+        }
+    }
+
+    /// Closes the pool, flushing the WAL.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Where a source left off.
+    pub async fn cursor(&self, source: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT cursor FROM source_cursors WHERE source = ?")
+            .bind(source)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| self.map_err(e))?;
+        Ok(row.and_then(|r| r.get::<Option<String>, _>(0)))
+    }
+
+    /// Number of stored messages and conversations.
+    pub async fn counts(&self) -> Result<(i64, i64), StoreError> {
+        let m: i64 = sqlx::query_scalar("SELECT count(*) FROM messages")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| self.map_err(e))?;
+        let c: i64 = sqlx::query_scalar("SELECT count(*) FROM conversations")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| self.map_err(e))?;
+        Ok((m, c))
+    }
+
+    /// Newest message instant, if any.
+    pub async fn latest_message_at(&self) -> Result<Option<i64>, StoreError> {
+        sqlx::query_scalar("SELECT max(created_at) FROM messages")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| self.map_err(e))
+    }
+
+    /// Claims the (job, slot) pair: true if this caller is the first, false if it already ran
+    /// or is running elsewhere. This is what makes scheduled posts exactly-once.
+    pub async fn claim_job(&self, job: &str, slot: i64, now: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO job_runs (job, slot, state, created_at, updated_at) VALUES (?, ?, 'pending', ?, ?) ON CONFLICT (job, slot) DO NOTHING",
+        )
+        .bind(job)
+        .bind(slot)
+        .bind(now)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.map_err(e))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records the outcome of a claimed job.
+    pub async fn finish_job(
+        &self,
+        job: &str,
+        slot: i64,
+        state: &str,
+        error: Option<&str>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE job_runs SET state = ?, last_error = ?, updated_at = ?, attempts = attempts + 1 WHERE job = ? AND slot = ?")
+            .bind(state)
+            .bind(error)
+            .bind(now)
+            .bind(job)
+            .bind(slot)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.map_err(e))?;
+        Ok(())
+    }
+
+    /// The latest slot of a job that was claimed, if any.
+    pub async fn last_job_slot(&self, job: &str) -> Result<Option<i64>, StoreError> {
+        sqlx::query_scalar("SELECT max(slot) FROM job_runs WHERE job = ?")
+            .bind(job)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| self.map_err(e))
+    }
+
+    /// Reads a piece of persisted state.
+    pub async fn get_state(&self, key: &str) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT value FROM kv_state WHERE key = ?")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| self.map_err(e))
+    }
+
+    /// Writes a piece of persisted state.
+    pub async fn put_state(&self, key: &str, value: &str, now: i64) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO kv_state (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at")
+            .bind(key)
+            .bind(value)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.map_err(e))?;
+        Ok(())
+    }
+}
+
+/// Products and topics as stored: ",a,b,".
+pub(crate) fn join_names(names: &[String]) -> String {
+    let mut s = String::from(",");
+    for n in names {
+        s.push_str(n);
+        s.push(',');
+    }
+    s
+}
+
+pub(crate) fn split_names(s: &str) -> Vec<String> {
+    s.split(',')
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect()
+}
