@@ -9,6 +9,8 @@
 pub mod chat;
 pub mod config;
 pub mod digest;
+pub mod ingest;
 pub mod kpi;
 pub mod model;
+pub mod sources;
 pub mod store;

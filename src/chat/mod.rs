@@ -6,6 +6,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+pub mod console;
+
 use crate::digest::post::Post;
 
 /// Where a post landed, as the platform names it (message id), for logs and edits.

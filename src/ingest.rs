@@ -1,0 +1,87 @@
+//! Ingest: turns a source's `NewMessage`s into `ClassifiedMessage`s (labels from `classify`,
+//! redirect detection on brand replies) ready for `Store::ingest`. Shared by every source, the
+//! file importers and the demo, so all of them store exactly the same thing.
+
+use std::sync::Arc;
+
+use regex::RegexSet;
+
+use crate::config::Config;
+use crate::kpi::threading::ThreadingRules;
+use crate::model::{Classification, Direction, NewMessage};
+use crate::store::{ClassifiedMessage, IngestRules};
+
+/// Labels a text: the seam between ingest and the classifier.
+pub trait Labeler: Send + Sync {
+    fn label(&self, text: &str) -> Classification;
+    /// Changes whenever the model or the rules change (stored per message, for reclassify).
+    fn version(&self) -> &str;
+}
+
+/// Everything needed to prepare messages for the store.
+#[derive(Clone)]
+pub struct Ingestor {
+    labeler: Arc<dyn Labeler>,
+    redirects: Arc<RegexSet>,
+    pub rules: IngestRules,
+}
+
+impl Ingestor {
+    /// Builds from validated config (patterns were checked at load time).
+    pub fn from_config(config: &Config, labeler: Arc<dyn Labeler>) -> anyhow::Result<Ingestor> {
+        let patterns: Vec<String> = config
+            .care
+            .redirect_patterns
+            .iter()
+            .map(|p| format!("(?i){p}"))
+            .collect();
+        let redirects =
+            RegexSet::new(&patterns).map_err(|e| anyhow::anyhow!("care.redirect_patterns: {e}"))?;
+        Ok(Ingestor {
+            labeler,
+            redirects: Arc::new(redirects),
+            rules: IngestRules {
+                threading: ThreadingRules {
+                    gap: config.care.conversation_gap.as_secs() as i64,
+                    actionable: config.care.actionable.clone(),
+                },
+                auto_resolve_after: config.care.auto_resolve_after.as_secs() as i64,
+            },
+        })
+    }
+
+    pub fn new(
+        labeler: Arc<dyn Labeler>,
+        redirect_patterns: &[String],
+        rules: IngestRules,
+    ) -> anyhow::Result<Ingestor> {
+        let patterns: Vec<String> = redirect_patterns
+            .iter()
+            .map(|p| format!("(?i){p}"))
+            .collect();
+        let redirects =
+            RegexSet::new(&patterns).map_err(|e| anyhow::anyhow!("redirect patterns: {e}"))?;
+        Ok(Ingestor {
+            labeler,
+            redirects: Arc::new(redirects),
+            rules,
+        })
+    }
+
+    /// Classifies one message.
+    pub fn prepare(&self, message: NewMessage) -> ClassifiedMessage {
+        let classification = self.labeler.label(&message.text);
+        let redirect =
+            message.direction == Direction::Outbound && self.redirects.is_match(&message.text);
+        ClassifiedMessage {
+            message,
+            classification,
+            redirect,
+            classifier_version: self.labeler.version().to_string(),
+        }
+    }
+
+    pub fn prepare_all(&self, messages: Vec<NewMessage>) -> Vec<ClassifiedMessage> {
+        messages.into_iter().map(|m| self.prepare(m)).collect()
+    }
+}
