@@ -7,5 +7,7 @@
 //! no I/O and reads no clock.
 
 pub mod chat;
+pub mod classify;
+pub mod cli;
 pub mod digest;
 pub mod model;

@@ -1,0 +1,3 @@
+//! Command-line parsing. (Minimal wiring for the classify branch; the full CLI replaces it.)
+
+pub mod classify;
