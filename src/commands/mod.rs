@@ -20,7 +20,10 @@ pub struct Filters {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// `/kpi today|yesterday|week|month|range FROM TO [platform:P] [brand:B] [product:X]`
-    Kpi { window: WindowSpec, filters: Filters },
+    Kpi {
+        window: WindowSpec,
+        filters: Filters,
+    },
     /// `/kpi explain NAME`
     Explain(String),
     /// `/kpi help`
@@ -48,8 +51,11 @@ pub fn parse(line: &str) -> Result<Command, String> {
         },
         "range" => {
             let date = |i: usize| -> Result<NaiveDate, String> {
-                let w = rest.get(i).ok_or("/kpi range needs two dates: /kpi range 2026-11-01 2026-11-07")?;
-                NaiveDate::parse_from_str(w, "%Y-%m-%d").map_err(|_| format!("'{w}' is not a date like 2026-11-01"))
+                let w = rest
+                    .get(i)
+                    .ok_or("/kpi range needs two dates: /kpi range 2026-11-01 2026-11-07")?;
+                NaiveDate::parse_from_str(w, "%Y-%m-%d")
+                    .map_err(|_| format!("'{w}' is not a date like 2026-11-01"))
             };
             let (a, b) = (date(0)?, date(1)?);
             if b < a {
@@ -73,9 +79,9 @@ pub fn parse(line: &str) -> Result<Command, String> {
 fn parse_filters(words: &[&str]) -> Result<Filters, String> {
     let mut f = Filters::default();
     for w in words {
-        let (k, v) = w
-            .split_once(':')
-            .ok_or_else(|| format!("'{w}' is not a filter; write platform:x, brand:Acme or product:router"))?;
+        let (k, v) = w.split_once(':').ok_or_else(|| {
+            format!("'{w}' is not a filter; write platform:x, brand:Acme or product:router")
+        })?;
         if v.is_empty() {
             return Err(format!("'{w}' has no value after ':'"));
         }
@@ -83,7 +89,11 @@ fn parse_filters(words: &[&str]) -> Result<Filters, String> {
             "platform" => f.platform = Some(v.parse::<Platform>().map_err(|e| e.to_string())?),
             "brand" => f.brand = Some(v.to_string()),
             "product" => f.product = Some(v.to_string()),
-            other => return Err(format!("unknown filter '{other}'; use platform, brand or product")),
+            other => {
+                return Err(format!(
+                    "unknown filter '{other}'; use platform, brand or product"
+                ))
+            }
         }
     }
     Ok(f)
@@ -124,10 +134,25 @@ mod tests {
                 }
             })
         );
-        assert!(matches!(parse("/kpi"), Ok(Command::Kpi { window: WindowSpec::Today, .. })));
-        assert!(matches!(parse("/kpi range 2026-11-01 2026-11-07"), Ok(Command::Kpi { window: WindowSpec::Dates(..), .. })));
+        assert!(matches!(
+            parse("/kpi"),
+            Ok(Command::Kpi {
+                window: WindowSpec::Today,
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse("/kpi range 2026-11-01 2026-11-07"),
+            Ok(Command::Kpi {
+                window: WindowSpec::Dates(..),
+                ..
+            })
+        ));
         assert_eq!(parse("/kpi help"), Ok(Command::Help));
-        assert_eq!(parse("/kpi explain gos"), Ok(Command::Explain("gos".into())));
+        assert_eq!(
+            parse("/kpi explain gos"),
+            Ok(Command::Explain("gos".into()))
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! outbound rows (found in a first pass over the file); a customer's tweet belongs to the first
 //! brand it @-mentions, else to its first non-numeric @-mention.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, Read, Write};
 
 use chrono::{DateTime, Utc};
@@ -42,17 +42,100 @@ pub const TWCS_HEADER: [&str; 7] = [
 
 const TWCS_DATE: &str = "%a %b %d %H:%M:%S %z %Y";
 
-/// First pass: the brands, i.e. the authors of outbound rows (lower-cased).
-pub fn twcs_brands(reader: impl Read) -> Result<HashSet<String>, csv::Error> {
+/// What the first pass over a twcs file learns: the brands (authors of outbound rows), which
+/// brand answered which tweet, and each tweet's parent, so a customer tweet that names no
+/// brand still belongs to the brand that answers it or its thread. Memory is a few bytes per
+/// reply link (ids are numbers), independent of the text.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TwcsBrands {
+    names: Vec<String>,
+    index: HashMap<String, u32>,
+    /// Union-find over reply links: tweet id → a tweet of the same thread.
+    links: HashMap<u64, u64>,
+    /// Thread root → the first brand that wrote in the thread.
+    thread_brand: HashMap<u64, u32>,
+}
+
+impl TwcsBrands {
+    /// Brand names in the file, lower-cased.
+    pub fn names(&self) -> HashSet<String> {
+        self.index.keys().cloned().collect()
+    }
+
+    fn canonical(&self, handle: &str) -> Option<&str> {
+        self.index
+            .get(&handle.to_lowercase())
+            .map(|&i| self.names[i as usize].as_str())
+    }
+
+    fn root(&self, mut id: u64) -> u64 {
+        while let Some(&next) = self.links.get(&id) {
+            if next == id {
+                break;
+            }
+            id = next;
+        }
+        id
+    }
+
+    fn root_mut(&mut self, id: u64) -> u64 {
+        let root = self.root(id);
+        // Path compression keeps later look-ups short.
+        let mut cur = id;
+        while cur != root {
+            let next = self.links.get(&cur).copied().unwrap_or(root);
+            self.links.insert(cur, root);
+            cur = next;
+        }
+        root
+    }
+
+    /// The brand that writes in the thread of tweet `id`.
+    fn by_thread(&self, id: &str) -> Option<&str> {
+        let root = self.root(id.parse().ok()?);
+        self.thread_brand
+            .get(&root)
+            .map(|&b| self.names[b as usize].as_str())
+    }
+}
+
+/// First pass over a twcs file (see `TwcsBrands`).
+pub fn twcs_brands(reader: impl Read) -> Result<TwcsBrands, csv::Error> {
     let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
-    let mut brands = HashSet::new();
+    let mut brands = TwcsBrands::default();
     let mut record = csv::StringRecord::new();
+    let mut brand_tweets: Vec<(u64, u32)> = Vec::new();
     while rdr.read_record(&mut record)? {
-        if let (Some(author), Some(inbound)) = (record.get(1), record.get(2)) {
-            if parse_bool(inbound) == Some(false) {
-                brands.insert(author.trim().to_lowercase());
+        let (Some(id), Some(author), Some(inbound)) = (record.get(0), record.get(1), record.get(2))
+        else {
+            continue;
+        };
+        let id = parse_id(id).and_then(|i| i.parse::<u64>().ok());
+        let parent = record
+            .get(6)
+            .and_then(parse_id)
+            .and_then(|i| i.parse::<u64>().ok());
+        if let (Some(id), Some(parent)) = (id, parent) {
+            let (a, b) = (brands.root_mut(id), brands.root_mut(parent));
+            if a != b {
+                brands.links.insert(a, b);
             }
         }
+        if parse_bool(inbound) == Some(false) {
+            let key = author.trim().to_lowercase();
+            let next = brands.names.len() as u32;
+            let b = *brands.index.entry(key).or_insert(next);
+            if b == next {
+                brands.names.push(author.trim().to_string());
+            }
+            if let Some(id) = id {
+                brand_tweets.push((id, b));
+            }
+        }
+    }
+    for (id, b) in brand_tweets {
+        let root = brands.root_mut(id);
+        brands.thread_brand.entry(root).or_insert(b);
     }
     Ok(brands)
 }
@@ -82,11 +165,11 @@ pub fn mentions(text: &str) -> impl Iterator<Item = &str> {
 
 /// Parses twcs rows given the brand set of the file.
 pub struct TwcsParser {
-    brands: HashSet<String>,
+    brands: TwcsBrands,
 }
 
 impl TwcsParser {
-    pub fn new(brands: HashSet<String>) -> Self {
+    pub fn new(brands: TwcsBrands) -> Self {
         TwcsParser { brands }
     }
 
@@ -126,15 +209,15 @@ impl TwcsParser {
         };
         let (direction, brand, customer) = if inbound {
             let brand = mentions(&text)
-                .find(|m| self.brands.contains(&m.to_lowercase()))
-                .or_else(|| mentions(&text).find(|m| !m.bytes().all(|b| b.is_ascii_digit())))
-                .unwrap_or("unknown");
-            let brand = self
-                .brands
-                .iter()
-                .find(|b| b.eq_ignore_ascii_case(brand))
-                .map(|_| brand.to_string())
-                .unwrap_or_else(|| brand.to_string());
+                .find_map(|m| self.brands.canonical(m))
+                .or_else(|| self.brands.by_thread(&tweet_id))
+                .map(str::to_string)
+                .or_else(|| {
+                    mentions(&text)
+                        .find(|m| !m.bytes().all(|b| b.is_ascii_digit()))
+                        .map(str::to_string)
+                })
+                .unwrap_or_else(|| "unknown".to_string());
             (Direction::Inbound, brand, None)
         } else {
             let customer = mentions(&text).next().map(str::to_string);
@@ -160,7 +243,7 @@ impl TwcsParser {
 /// Streams a twcs file: `Ok(message)` or `Err(row error)` per data row.
 pub fn read_twcs<R: Read>(
     reader: R,
-    brands: HashSet<String>,
+    brands: TwcsBrands,
 ) -> impl Iterator<Item = Result<NewMessage, RowError>> {
     let parser = TwcsParser::new(brands);
     let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
@@ -291,7 +374,10 @@ mod tests {
     #[test]
     fn brands_are_outbound_authors() {
         let brands = twcs_brands(SAMPLE.as_bytes()).expect("brands");
-        assert_eq!(brands, ["sprintcare".to_string()].into_iter().collect());
+        assert_eq!(
+            brands.names(),
+            ["sprintcare".to_string()].into_iter().collect()
+        );
     }
 
     #[test]

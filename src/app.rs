@@ -1,0 +1,375 @@
+//! Builds everything from `Config` and runs it: the store, the classifier, sources (the demo
+//! simulator), the digest scheduler, the command handler and the chat, with graceful
+//! shutdown. The only module that composes I/O pieces; it also reads the clock.
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use anyhow::Context;
+use chrono::{DateTime, Duration, Utc};
+
+use crate::chat::console::{command_loop, ConsoleChat};
+use crate::chat::{Chat, CommandHandler, Invocation};
+use crate::classify::{Classifier, KeywordRule as RuleKeyword, Rules};
+use crate::commands::{self, Command, Filters};
+use crate::config::{ChatKind, Config, DigestWindow, SourceSpec};
+use crate::digest::post::Post;
+use crate::ingest::{Ingestor, Labeler};
+use crate::kpi::report::{self, Report};
+use crate::kpi::window::{self, Window, WindowSpec};
+use crate::model::{Classification, NewMessage, ReportQuery};
+use crate::sources::demo::DemoGenerator;
+use crate::store::{IngestOutcome, Store};
+
+impl Labeler for Classifier {
+    fn label(&self, text: &str) -> Classification {
+        self.classify(text)
+    }
+    fn version(&self) -> &str {
+        Classifier::version(self)
+    }
+}
+
+/// Classification rules from config.
+pub fn classify_rules(config: &Config) -> Rules {
+    let conv = |rules: &[crate::config::KeywordRule]| {
+        rules
+            .iter()
+            .map(|r| RuleKeyword {
+                name: r.name.clone(),
+                keywords: r.keywords.clone(),
+            })
+            .collect()
+    };
+    Rules {
+        products: conv(&config.products),
+        topics: conv(&config.topics),
+    }
+}
+
+/// Messages per store transaction when importing or back-filling.
+pub const BATCH: usize = 5000;
+
+/// The running pieces.
+pub struct App {
+    pub config: Config,
+    pub store: Store,
+    pub ingestor: Ingestor,
+}
+
+impl App {
+    /// Opens the store and builds the classifier.
+    pub async fn open(config: Config) -> anyhow::Result<App> {
+        let store = Store::open(&config.database).await?;
+        let classifier = Classifier::new(&classify_rules(&config))
+            .context("cannot build the classifier from [[products]] and [[topics]]")?;
+        let ingestor = Ingestor::from_config(&config, Arc::new(classifier))?;
+        Ok(App {
+            config,
+            store,
+            ingestor,
+        })
+    }
+
+    /// Classifies and stores messages in batches; `cursor` is saved with the last batch.
+    pub async fn ingest(
+        &self,
+        messages: Vec<NewMessage>,
+        cursor: Option<(&str, Option<&str>)>,
+        now: i64,
+    ) -> anyhow::Result<IngestOutcome> {
+        let mut total = IngestOutcome::default();
+        let chunks: Vec<Vec<NewMessage>> = messages.chunks(BATCH).map(|c| c.to_vec()).collect();
+        let n = chunks.len();
+        for (i, chunk) in chunks.into_iter().enumerate() {
+            let prepared = self.ingestor.prepare_all(chunk);
+            let c = if i + 1 == n { cursor } else { None };
+            total += self
+                .store
+                .ingest(prepared, c, &self.ingestor.rules, now)
+                .await?;
+        }
+        if n == 0 {
+            if let Some(c) = cursor {
+                self.store
+                    .ingest(Vec::new(), Some(c), &self.ingestor.rules, now)
+                    .await?;
+            }
+        }
+        Ok(total)
+    }
+
+    /// The report for a window and the one before it.
+    pub async fn report(
+        &self,
+        spec: WindowSpec,
+        filters: &Filters,
+        now: DateTime<Utc>,
+        tz: chrono_tz::Tz,
+    ) -> anyhow::Result<(Window, Report, Report)> {
+        let w = window::resolve(spec, now, tz);
+        let prev = w.previous(tz);
+        let query = |w: &Window| ReportQuery {
+            start: w.start_s(),
+            end: w.end_s(),
+            brand: filters.brand.clone(),
+            platform: filters.platform,
+            product: filters.product.clone(),
+        };
+        let data = self.store.report_data(&query(&w)).await?;
+        let prev_data = self.store.report_data(&query(&prev)).await?;
+        Ok((
+            w,
+            report::compute(&data, now.timestamp()),
+            report::compute(&prev_data, now.timestamp()),
+        ))
+    }
+
+    /// Answers one command line as typed in any chat.
+    pub async fn answer(&self, line: &str, now: DateTime<Utc>) -> Post {
+        match commands::parse(line) {
+            Err(usage) => Post::usage_error(usage),
+            Ok(Command::Help) => commands::answer_help(),
+            Ok(Command::Explain(name)) => Post::usage_error(format!(
+                "no explanation for '{name}' yet; /kpi help lists the commands"
+            )),
+            Ok(Command::Kpi { window, filters }) => match self
+                .report(window, &filters, now, self.config.timezone)
+                .await
+            {
+                Ok((_, r, prev)) => {
+                    crate::digest::report_post(&format!("KPIs {}", window.label()), &r, Some(&prev))
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot compute a report");
+                    Post::usage_error(format!("could not compute the report: {e}"))
+                }
+            },
+        }
+    }
+
+    /// Back-fills and then follows the demo source until shutdown.
+    async fn run_demo(
+        self: Arc<Self>,
+        spec: crate::config::DemoSourceConfig,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let brand = self.config.brands.iter().find(|b| b.name == spec.brand);
+        let products: Vec<String> = self
+            .config
+            .products
+            .iter()
+            .map(|p| p.name.clone())
+            .collect();
+        let generator = DemoGenerator::new(&spec, brand, &products, self.config.timezone);
+        loop {
+            let now = Utc::now();
+            let from = match self.store.cursor(&spec.name).await {
+                Ok(Some(c)) => c
+                    .parse::<i64>()
+                    .ok()
+                    .and_then(|s| DateTime::from_timestamp(s, 0)),
+                Ok(None) => None,
+                Err(e) => {
+                    tracing::error!(source = %spec.name, error = %e, "cannot read the demo cursor");
+                    None
+                }
+            }
+            .unwrap_or_else(|| now - Duration::days(i64::from(spec.history_days)));
+            let mut start = from;
+            while start < now {
+                let end = (start + Duration::days(1)).min(now);
+                let msgs = generator.generate(start, end);
+                let cursor = end.timestamp().to_string();
+                match self
+                    .ingest(msgs, Some((&spec.name, Some(&cursor))), now.timestamp())
+                    .await
+                {
+                    Ok(o) if o.inserted > 0 => {
+                        tracing::info!(source = %spec.name, inserted = o.inserted, "demo messages stored")
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::error!(source = %spec.name, error = %e, "demo messages not stored; will retry");
+                        break;
+                    }
+                }
+                start = end;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(StdDuration::from_secs(15)) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    /// Posts every digest whose slot is due and not yet claimed.
+    pub async fn run_due_digests(
+        &self,
+        chat: &dyn Chat,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<usize> {
+        let mut posted = 0;
+        for d in &self.config.digests {
+            let catch_up = Duration::from_std(d.catch_up).unwrap_or(Duration::hours(6));
+            let Some(slot) =
+                crate::schedule::latest_due(&d.cron, self.config.timezone, now, catch_up)
+            else {
+                continue;
+            };
+            if !self
+                .store
+                .claim_job(
+                    &format!("digest:{}", d.name),
+                    slot.timestamp(),
+                    now.timestamp(),
+                )
+                .await?
+            {
+                continue;
+            }
+            let spec = match d.window {
+                DigestWindow::Today => WindowSpec::Today,
+                DigestWindow::Yesterday => WindowSpec::Yesterday,
+                DigestWindow::Week => WindowSpec::Week,
+                DigestWindow::Month => WindowSpec::Month,
+            };
+            let (w, r, prev) = self
+                .report(spec, &Filters::default(), slot, self.config.timezone)
+                .await?;
+            let late = (now - slot).num_seconds();
+            let label = format!(
+                "{} ({} to {})",
+                spec.label(),
+                w.first_day,
+                w.local_days().last().copied().unwrap_or(w.first_day)
+            );
+            let post = crate::digest::digest_post(&d.name, &label, &r, Some(&prev), Some(late));
+            let mut outcome = Err(String::new());
+            for attempt in 0..3u32 {
+                match chat.post(&d.channel, &post).await {
+                    Ok(_) => {
+                        outcome = Ok(());
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(digest = %d.name, attempt, error = %e, "digest post failed");
+                        outcome = Err(e.to_string());
+                        tokio::time::sleep(StdDuration::from_secs(2u64.pow(attempt))).await;
+                    }
+                }
+            }
+            let job = format!("digest:{}", d.name);
+            match outcome {
+                Ok(()) => {
+                    posted += 1;
+                    self.store
+                        .finish_job(&job, slot.timestamp(), "posted", None, now.timestamp())
+                        .await?;
+                }
+                Err(e) => {
+                    self.store
+                        .finish_job(&job, slot.timestamp(), "failed", Some(&e), now.timestamp())
+                        .await?
+                }
+            }
+        }
+        Ok(posted)
+    }
+}
+
+/// Runs the bot until Ctrl-C (or end of stdin for the console chat).
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    if config.chat.kind != ChatKind::Console {
+        anyhow::bail!(
+            "chat.kind = \"discord\" is not wired in this build yet; use chat.kind = \"console\""
+        );
+    }
+    let app = Arc::new(App::open(config).await?);
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let chat = Arc::new(ConsoleChat::new(
+        Box::new(std::io::stdout()),
+        app.config.chat.charts_dir.clone(),
+    ));
+    eprintln!(
+        "carepulse is running on {} with the console chat. Type /kpi today, /kpi help, or Ctrl-C to stop.",
+        app.store.path()
+    );
+
+    let mut tasks = Vec::new();
+    for s in &app.config.sources {
+        match s {
+            SourceSpec::Demo(d) => {
+                // The first back-fill runs before the first digest so the digest has data.
+                let first = app.clone();
+                let spec = d.clone();
+                tasks.push(tokio::spawn(first.run_demo(spec, shutdown_rx.clone())));
+            }
+        }
+    }
+    // Wait briefly for the first back-fill so the opening digest has numbers.
+    for _ in 0..120 {
+        if app.store.latest_message_at().await?.is_some() || app.config.sources.is_empty() {
+            break;
+        }
+        tokio::time::sleep(StdDuration::from_millis(250)).await;
+    }
+
+    // Opening digest: today so far.
+    let now = Utc::now();
+    let (_, r, prev) = app
+        .report(
+            WindowSpec::Today,
+            &Filters::default(),
+            now,
+            app.config.timezone,
+        )
+        .await?;
+    let post = crate::digest::report_post("carepulse digest: today so far", &r, Some(&prev));
+    chat.post("care-team", &post).await?;
+
+    let sched_app = app.clone();
+    let sched_chat = chat.clone();
+    let mut sched_shutdown = shutdown_rx.clone();
+    tasks.push(tokio::spawn(async move {
+        loop {
+            if let Err(e) = sched_app
+                .run_due_digests(sched_chat.as_ref(), Utc::now())
+                .await
+            {
+                tracing::error!(error = %e, "digest scheduler");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(StdDuration::from_secs(20)) => {}
+                _ = sched_shutdown.changed() => return,
+            }
+        }
+    }));
+
+    let handler_app = app.clone();
+    let handler: CommandHandler = Arc::new(move |inv: Invocation| {
+        let app = handler_app.clone();
+        Box::pin(async move { app.answer(&inv.line, Utc::now()).await })
+    });
+    let console_chat = chat.clone();
+    let console_shutdown = shutdown_rx.clone();
+    let console = tokio::spawn(async move {
+        let stdin = tokio::io::BufReader::new(tokio::io::stdin());
+        command_loop(stdin, &console_chat, handler, console_shutdown).await;
+    });
+
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => eprintln!("\nStopping carepulse..."),
+        _ = console => {
+            // End of stdin: keep running for the scheduler and sources until Ctrl-C.
+            tokio::signal::ctrl_c().await.ok();
+            eprintln!("\nStopping carepulse...");
+        }
+    }
+    let _ = shutdown_tx.send(true);
+    for t in tasks {
+        let _ = tokio::time::timeout(StdDuration::from_secs(10), t).await;
+    }
+    app.store.close().await;
+    Ok(())
+}

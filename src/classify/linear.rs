@@ -1,0 +1,306 @@
+//! Logistic regression over hashed sparse features: prediction, reproducible SGD training
+//! (seeded shuffling, L2 regularisation, optional class balancing) and the compact binary
+//! weights format the binary embeds.
+//!
+//! Format (little-endian): magic `CPCM`, format version (u8 = 1), hash_bits, char_min,
+//! char_max, flags (bit 0: word bigrams) as u8; bias, threshold and weight scale as f32; the
+//! number of non-zero weights as u32; then for each, the gap from the previous index as a
+//! LEB128 varint and the weight quantised to i16 (`w = q * scale`).
+
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::features::{FeatureConfig, FeatureVec};
+
+const MAGIC: &[u8; 4] = b"CPCM";
+const FORMAT: u8 = 1;
+
+/// Why a weights file could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModelError {
+    #[error("complaint model: not a carepulse weights file (bad magic); write one with `carepulse train`")]
+    BadMagic,
+    #[error("complaint model: format version {0} is not supported (expected {FORMAT}); retrain with `carepulse train`")]
+    Version(u8),
+    #[error(
+        "complaint model: file is truncated or corrupt at byte {0}; retrain with `carepulse train`"
+    )]
+    Truncated(usize),
+    #[error("complaint model: invalid header ({0}); retrain with `carepulse train`")]
+    Header(&'static str),
+}
+
+/// A trained binary logistic model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinearModel {
+    pub cfg: FeatureConfig,
+    pub bias: f32,
+    /// Probability at or above which the positive class is predicted.
+    pub threshold: f32,
+    /// Dense weights, `cfg.dims()` long.
+    pub weights: Vec<f32>,
+}
+
+/// Training hyper-parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrainParams {
+    /// L2 regularisation strength (per example).
+    pub l2: f64,
+    pub epochs: usize,
+    /// Initial learning rate.
+    pub eta0: f64,
+    /// Weight classes inversely to their frequency.
+    pub balanced: bool,
+    pub seed: u64,
+}
+
+impl Default for TrainParams {
+    fn default() -> Self {
+        TrainParams {
+            l2: 1e-4,
+            epochs: 30,
+            eta0: 0.5,
+            balanced: true,
+            seed: 42,
+        }
+    }
+}
+
+fn sigmoid(z: f64) -> f64 {
+    if z >= 0.0 {
+        1.0 / (1.0 + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (1.0 + e)
+    }
+}
+
+impl LinearModel {
+    /// Probability of the positive class.
+    pub fn predict(&self, x: &FeatureVec) -> f64 {
+        let mut z = f64::from(self.bias);
+        for (&i, &v) in x.idx.iter().zip(&x.val) {
+            if let Some(w) = self.weights.get(i as usize) {
+                z += f64::from(*w) * f64::from(v);
+            }
+        }
+        sigmoid(z)
+    }
+
+    /// Trains on `(features, label)` pairs. Same data, config and params give the same model.
+    pub fn train(data: &[(&FeatureVec, bool)], cfg: FeatureConfig, p: &TrainParams) -> Self {
+        let dims = cfg.dims();
+        let mut v = vec![0f64; dims];
+        let mut scale = 1.0f64;
+        let mut bias = 0.0f64;
+        let n_pos = data.iter().filter(|(_, y)| *y).count().max(1) as f64;
+        let n_neg = data.iter().filter(|(_, y)| !*y).count().max(1) as f64;
+        let n = data.len() as f64;
+        let (w_pos, w_neg) = if p.balanced {
+            (n / (2.0 * n_pos), n / (2.0 * n_neg))
+        } else {
+            (1.0, 1.0)
+        };
+        let mut order: Vec<usize> = (0..data.len()).collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(p.seed);
+        let mut t = 0f64;
+        for _ in 0..p.epochs {
+            order.shuffle(&mut rng);
+            for &k in &order {
+                let (x, y) = data[k];
+                let eta = p.eta0 / (1.0 + p.eta0 * p.l2 * t);
+                t += 1.0;
+                let mut z = bias;
+                for (&i, &val) in x.idx.iter().zip(&x.val) {
+                    z += scale * v[i as usize] * f64::from(val);
+                }
+                let (target, cw) = if y { (1.0, w_pos) } else { (0.0, w_neg) };
+                let g = (sigmoid(z) - target) * cw;
+                scale *= 1.0 - eta * p.l2;
+                for (&i, &val) in x.idx.iter().zip(&x.val) {
+                    v[i as usize] -= eta * g * f64::from(val) / scale;
+                }
+                bias -= eta * g * 0.1;
+                if scale < 1e-9 {
+                    for w in &mut v {
+                        *w *= scale;
+                    }
+                    scale = 1.0;
+                }
+            }
+        }
+        LinearModel {
+            cfg,
+            bias: bias as f32,
+            threshold: 0.5,
+            weights: v.iter().map(|w| (w * scale) as f32).collect(),
+        }
+    }
+
+    /// Serialises to the compact format (weights quantised to i16).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let max = self.weights.iter().fold(0f32, |m, w| m.max(w.abs()));
+        let scale = if max > 0.0 { max / 32767.0 } else { 1.0 };
+        let mut out = Vec::with_capacity(64 + self.weights.len());
+        out.extend_from_slice(MAGIC);
+        out.push(FORMAT);
+        out.push(self.cfg.hash_bits);
+        out.push(self.cfg.char_min);
+        out.push(self.cfg.char_max);
+        out.push(u8::from(self.cfg.word_bigrams));
+        out.extend_from_slice(&self.bias.to_le_bytes());
+        out.extend_from_slice(&self.threshold.to_le_bytes());
+        out.extend_from_slice(&scale.to_le_bytes());
+        let entries: Vec<(usize, i16)> = self
+            .weights
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (i, (w / scale).round().clamp(-32767.0, 32767.0) as i16))
+            .filter(|(_, q)| *q != 0)
+            .collect();
+        out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+        let mut prev = 0usize;
+        for (i, q) in entries {
+            let mut gap = (i - prev) as u64;
+            prev = i;
+            loop {
+                let byte = (gap & 0x7f) as u8;
+                gap >>= 7;
+                if gap == 0 {
+                    out.push(byte);
+                    break;
+                }
+                out.push(byte | 0x80);
+            }
+            out.extend_from_slice(&q.to_le_bytes());
+        }
+        out
+    }
+
+    /// Reads the compact format.
+    pub fn from_bytes(b: &[u8]) -> Result<Self, ModelError> {
+        let mut pos = 0usize;
+        let mut take = |n: usize| -> Result<&[u8], ModelError> {
+            let s = b.get(pos..pos + n).ok_or(ModelError::Truncated(pos))?;
+            pos += n;
+            Ok(s)
+        };
+        if take(4)? != MAGIC {
+            return Err(ModelError::BadMagic);
+        }
+        let h = take(5)?;
+        if h[0] != FORMAT {
+            return Err(ModelError::Version(h[0]));
+        }
+        let cfg = FeatureConfig {
+            hash_bits: h[1],
+            char_min: h[2],
+            char_max: h[3],
+            word_bigrams: h[4] & 1 == 1,
+        };
+        if !(10..=24).contains(&cfg.hash_bits) {
+            return Err(ModelError::Header("hash_bits outside 10..=24"));
+        }
+        if cfg.char_max > 8 {
+            return Err(ModelError::Header("char n-grams longer than 8"));
+        }
+        let f32_at = |s: &[u8]| f32::from_le_bytes([s[0], s[1], s[2], s[3]]);
+        let bias = f32_at(take(4)?);
+        let threshold = f32_at(take(4)?);
+        let scale = f32_at(take(4)?);
+        if !(0.0..=1.0).contains(&threshold) || !scale.is_finite() || !bias.is_finite() {
+            return Err(ModelError::Header("threshold, scale or bias out of range"));
+        }
+        let c = take(4)?;
+        let count = u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as usize;
+        let mut weights = vec![0f32; cfg.dims()];
+        let mut idx = 0usize;
+        for _ in 0..count {
+            let mut gap = 0u64;
+            let mut shift = 0;
+            loop {
+                let byte = take(1)?[0];
+                gap |= u64::from(byte & 0x7f) << shift;
+                shift += 7;
+                if byte & 0x80 == 0 {
+                    break;
+                }
+                if shift > 35 {
+                    return Err(ModelError::Header("index gap too large"));
+                }
+            }
+            idx += gap as usize;
+            let q = take(2)?;
+            let slot = weights
+                .get_mut(idx)
+                .ok_or(ModelError::Header("weight index outside the hash space"))?;
+            *slot = f32::from(i16::from_le_bytes([q[0], q[1]])) * scale;
+        }
+        Ok(LinearModel {
+            cfg,
+            bias,
+            threshold,
+            weights,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fv(pairs: &[(u32, f32)]) -> FeatureVec {
+        FeatureVec {
+            idx: pairs.iter().map(|p| p.0).collect(),
+            val: pairs.iter().map(|p| p.1).collect(),
+        }
+    }
+
+    #[test]
+    fn learns_a_separable_problem_and_round_trips() {
+        let cfg = FeatureConfig {
+            hash_bits: 10,
+            ..FeatureConfig::default()
+        };
+        let pos = fv(&[(100, 1.0), (7, 0.5)]);
+        let neg = fv(&[(200, 1.0), (7, 0.5)]);
+        let data: Vec<(&FeatureVec, bool)> = (0..20)
+            .map(|i| {
+                if i % 2 == 0 {
+                    (&pos, true)
+                } else {
+                    (&neg, false)
+                }
+            })
+            .collect();
+        let m = LinearModel::train(&data, cfg, &TrainParams::default());
+        assert!(m.predict(&pos) > 0.8, "{}", m.predict(&pos));
+        assert!(m.predict(&neg) < 0.2, "{}", m.predict(&neg));
+        let again = LinearModel::train(&data, cfg, &TrainParams::default());
+        assert_eq!(m, again, "training is reproducible");
+        let back = LinearModel::from_bytes(&m.to_bytes()).unwrap();
+        assert_eq!(back.cfg, m.cfg);
+        assert!((back.predict(&pos) - m.predict(&pos)).abs() < 1e-3);
+    }
+
+    #[test]
+    fn rejects_corrupt_files() {
+        assert_eq!(LinearModel::from_bytes(b"nope"), Err(ModelError::BadMagic));
+        assert!(matches!(
+            LinearModel::from_bytes(b"CPCM"),
+            Err(ModelError::Truncated(_))
+        ));
+        let m = LinearModel {
+            cfg: FeatureConfig {
+                hash_bits: 10,
+                ..FeatureConfig::default()
+            },
+            bias: 0.0,
+            threshold: 0.5,
+            weights: vec![0.5; 1024],
+        };
+        let b = m.to_bytes();
+        assert!(LinearModel::from_bytes(&b[..b.len() - 1]).is_err());
+    }
+}

@@ -1,0 +1,391 @@
+//! `carepulse classify`, `carepulse train` and `carepulse eval complaints`: clap arguments and
+//! run functions. Reads stdin as bytes (invalid UTF-8 is decoded lossily), one text per line,
+//! and writes one JSON object per line; trains and evaluates the complaint model on a
+//! labelled CSV (columns tweet_id,text,complaint,domain).
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde::Serialize;
+
+use crate::classify::features::FeatureConfig;
+use crate::classify::train::{cross_validate, train_complaint_model, Confusion, Labelled};
+use crate::classify::{Classifier, LinearModel, Rules, TrainParams, VaderScorer};
+use crate::model::Classification;
+
+/// Output format of `carepulse classify`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// One JSON object per input line.
+    #[default]
+    Json,
+}
+
+/// `carepulse classify`: classify one text per stdin line.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClassifyArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    pub format: Format,
+    /// TOML file with [[products]] and [[topics]] tables (name, keywords); default: a small
+    /// built-in set.
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
+    /// Complaint model weights file (default: the embedded model).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Score the text as given, without stripping markup, @handles and URLs (for parity
+    /// checks of the sentiment scorer).
+    #[arg(long)]
+    pub raw: bool,
+    /// Add the scored (stripped) text to each object as "text".
+    #[arg(long)]
+    pub echo_text: bool,
+}
+
+/// Hyper-parameters of the complaint model (shared by `train` and `eval --cv`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ModelArgs {
+    /// L2 regularisation strength.
+    #[arg(long, default_value_t = TrainParams::default().l2)]
+    pub l2: f64,
+    /// Passes over the training data.
+    #[arg(long, default_value_t = TrainParams::default().epochs)]
+    pub epochs: usize,
+    /// Initial SGD learning rate.
+    #[arg(long, default_value_t = TrainParams::default().eta0)]
+    pub eta0: f64,
+    /// Do not weight classes by inverse frequency.
+    #[arg(long)]
+    pub unbalanced: bool,
+    /// Keep the decision threshold at 0.5 instead of tuning it by inner cross-validation.
+    #[arg(long)]
+    pub no_tune: bool,
+    /// log2 of the number of hash buckets.
+    #[arg(long, default_value_t = FeatureConfig::default().hash_bits, value_parser = clap::value_parser!(u8).range(10..=24))]
+    pub hash_bits: u8,
+    /// Shortest character n-gram (0 disables character n-grams).
+    #[arg(long, default_value_t = FeatureConfig::default().char_min)]
+    pub char_min: u8,
+    /// Longest character n-gram.
+    #[arg(long, default_value_t = FeatureConfig::default().char_max, value_parser = clap::value_parser!(u8).range(0..=8))]
+    pub char_max: u8,
+    /// Leave out word bigrams.
+    #[arg(long)]
+    pub no_bigrams: bool,
+}
+
+impl ModelArgs {
+    fn config(&self) -> FeatureConfig {
+        FeatureConfig {
+            hash_bits: self.hash_bits,
+            char_min: self.char_min,
+            char_max: self.char_max,
+            word_bigrams: !self.no_bigrams,
+        }
+    }
+    fn params(&self, seed: u64) -> TrainParams {
+        TrainParams {
+            l2: self.l2,
+            epochs: self.epochs,
+            eta0: self.eta0,
+            balanced: !self.unbalanced,
+            seed,
+        }
+    }
+}
+
+/// `carepulse train`: train the complaint model and write its weights file.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TrainArgs {
+    /// Labelled CSV with columns tweet_id,text,complaint,domain.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Where to write the weights (the shipped model is src/classify/complaint_model.bin).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Seed of the SGD shuffling and the inner folds.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+/// What `carepulse eval` evaluates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EvalTarget {
+    /// The complaint detector, on a labelled CSV.
+    Complaints,
+}
+
+/// `carepulse eval complaints FILE [--cv K --seed N]`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EvalArgs {
+    pub target: EvalTarget,
+    /// Labelled CSV with columns tweet_id,text,complaint,domain.
+    pub file: PathBuf,
+    /// Run K-fold cross-validation (training on K-1 folds, testing on the held-out one)
+    /// instead of evaluating the shipped model.
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(2..=50))]
+    pub cv: Option<u64>,
+    /// Seed fixing the folds and the training order.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Weights file to evaluate (default: the embedded model); ignored with --cv.
+    #[arg(long)]
+    pub model_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+#[derive(Serialize)]
+struct Line<'a> {
+    compound: f64,
+    pos: f64,
+    neu: f64,
+    neg: f64,
+    category: &'static str,
+    confidence: f64,
+    complaint_score: f64,
+    products: &'a [String],
+    topics: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<&'a str>,
+}
+
+fn load_rules(path: Option<&Path>) -> anyhow::Result<Rules> {
+    match path {
+        None => Ok(Rules::default()),
+        Some(p) => {
+            let s = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read rules file {}", p.display()))?;
+            toml::from_str(&s).with_context(|| {
+                format!(
+                    "rules file {} is not valid: expected [[products]] / [[topics]] tables with `name` and `keywords`",
+                    p.display()
+                )
+            })
+        }
+    }
+}
+
+fn build_classifier(rules: &Rules, model: Option<&Path>) -> anyhow::Result<Classifier> {
+    match model {
+        None => Classifier::new(rules).context("cannot build the classifier"),
+        Some(p) => {
+            let bytes = std::fs::read(p)
+                .with_context(|| format!("cannot read model file {}", p.display()))?;
+            Classifier::with_model_bytes(rules, &bytes)
+                .with_context(|| format!("cannot load model file {}", p.display()))
+        }
+    }
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+/// Classifies every line of `input` (an empty line included) and writes one JSON object per
+/// line to `output`.
+pub fn run_classify(
+    args: &ClassifyArgs,
+    mut input: impl BufRead,
+    output: impl Write,
+) -> anyhow::Result<()> {
+    let rules = load_rules(args.rules.as_deref())?;
+    let classifier = build_classifier(&rules, args.model.as_deref())?;
+    let mut out = std::io::BufWriter::new(output);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        let n = input
+            .read_until(b'\n', &mut buf)
+            .context("cannot read standard input")?;
+        if n == 0 {
+            break;
+        }
+        if buf.last() == Some(&b'\n') {
+            buf.pop();
+            if buf.last() == Some(&b'\r') {
+                buf.pop();
+            }
+        }
+        let text = String::from_utf8_lossy(&buf);
+        let (clean, c): (String, Classification) = if args.raw {
+            (text.to_string(), classifier.classify_clean(&text, &text))
+        } else {
+            let clean = crate::classify::strip_markup(&text);
+            let c = classifier.classify_clean(&text, &clean);
+            (clean, c)
+        };
+        let line = Line {
+            compound: c.sentiment.compound,
+            pos: c.sentiment.pos,
+            neu: c.sentiment.neu,
+            neg: c.sentiment.neg,
+            category: c.category.as_str(),
+            confidence: round4(c.confidence),
+            complaint_score: round4(c.complaint_score),
+            products: &c.products,
+            topics: &c.topics,
+            text: args.echo_text.then_some(clean.as_str()),
+        };
+        serde_json::to_writer(&mut out, &line).context("cannot write output")?;
+        out.write_all(b"\n").context("cannot write output")?;
+    }
+    out.flush().context("cannot write output")?;
+    Ok(())
+}
+
+/// Reads a labelled CSV (tweet_id,text,complaint,domain; complaint is 0 or 1).
+pub fn read_labelled(path: &Path) -> anyhow::Result<Vec<Labelled>> {
+    let mut r = csv::Reader::from_path(path)
+        .with_context(|| format!("cannot open labelled CSV {}", path.display()))?;
+    let headers = r.headers()?.clone();
+    let col = |name: &str| -> anyhow::Result<usize> {
+        headers.iter().position(|h| h == name).with_context(|| {
+            format!(
+                "{} has no `{name}` column: expected columns tweet_id,text,complaint,domain",
+                path.display()
+            )
+        })
+    };
+    let (ti, ci) = (col("text")?, col("complaint")?);
+    let di = headers.iter().position(|h| h == "domain");
+    let mut out = Vec::new();
+    for (n, rec) in r.records().enumerate() {
+        let rec = rec.with_context(|| format!("{}: bad CSV record {}", path.display(), n + 2))?;
+        let complaint = match rec.get(ci).map(str::trim) {
+            Some("1") => true,
+            Some("0") => false,
+            other => bail!(
+                "{} line {}: complaint must be 0 or 1, found {:?}",
+                path.display(),
+                n + 2,
+                other
+            ),
+        };
+        out.push(Labelled {
+            text: rec.get(ti).unwrap_or_default().to_string(),
+            complaint,
+            domain: di.and_then(|i| rec.get(i)).unwrap_or("all").to_string(),
+        });
+    }
+    if out.is_empty() {
+        bail!("{} has no labelled rows", path.display());
+    }
+    Ok(out)
+}
+
+/// Trains the complaint model and writes the weights file.
+pub fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
+    let data = read_labelled(&args.data)?;
+    let scorer = VaderScorer::new();
+    let model = train_complaint_model(
+        &scorer,
+        &data,
+        args.model.config(),
+        &args.model.params(args.seed),
+        !args.model.no_tune,
+    );
+    let bytes = model.to_bytes();
+    std::fs::write(&args.out, &bytes)
+        .with_context(|| format!("cannot write weights to {}", args.out.display()))?;
+    eprintln!(
+        "trained on {} texts; threshold {:.2}; wrote {} bytes to {}",
+        data.len(),
+        model.threshold,
+        bytes.len(),
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn write_row(out: &mut impl Write, label: &str, c: &Confusion) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{label:<14} n={:<5} precision={:.3} recall={:.3} f1={:.3} macro_f1={:.3} accuracy={:.3}",
+        c.total(),
+        c.precision(),
+        c.recall(),
+        c.f1(),
+        c.macro_f1(),
+        c.accuracy()
+    )
+}
+
+/// Evaluates the complaint detector: the shipped (or given) model on the file, or k-fold
+/// cross-validation with `--cv`. Prints precision and recall of the complaint class, its F1,
+/// macro-F1 over both classes and accuracy, overall and per domain.
+pub fn run_eval(args: &EvalArgs, mut out: impl Write) -> anyhow::Result<()> {
+    match args.target {
+        EvalTarget::Complaints => {}
+    }
+    let data = read_labelled(&args.file)?;
+    let positives = data.iter().filter(|d| d.complaint).count();
+    if let Some(k) = args.cv {
+        let scorer = VaderScorer::new();
+        let report = cross_validate(
+            &scorer,
+            &data,
+            k as usize,
+            args.seed,
+            args.model.config(),
+            &args.model.params(args.seed),
+            !args.model.no_tune,
+        );
+        writeln!(
+            out,
+            "complaints: {} texts ({positives} complaints) from {}; {k}-fold stratified CV, seed {}",
+            data.len(),
+            args.file.display(),
+            args.seed
+        )?;
+        write_row(&mut out, "overall", &report.overall)?;
+        for (i, c) in report.per_fold.iter().enumerate() {
+            write_row(&mut out, &format!("fold {}", i + 1), c)?;
+        }
+        for (d, c) in &report.per_domain {
+            write_row(&mut out, d, c)?;
+        }
+        let t: Vec<String> = report
+            .thresholds
+            .iter()
+            .map(|t| format!("{t:.2}"))
+            .collect();
+        writeln!(out, "thresholds chosen per fold: {}", t.join(" "))?;
+    } else {
+        let classifier = build_classifier(&Rules::default(), args.model_file.as_deref())?;
+        let threshold = classifier.complaint_threshold();
+        let mut overall = Confusion::default();
+        let mut per_domain = std::collections::BTreeMap::<String, Confusion>::new();
+        for d in &data {
+            let pred = classifier.classify(&d.text).complaint_score >= threshold;
+            overall.add(d.complaint, pred);
+            per_domain
+                .entry(d.domain.clone())
+                .or_default()
+                .add(d.complaint, pred);
+        }
+        writeln!(
+            out,
+            "complaints: {} texts ({positives} complaints) from {}; model {} (threshold {threshold:.2})",
+            data.len(),
+            args.file.display(),
+            classifier.version()
+        )?;
+        write_row(&mut out, "overall", &overall)?;
+        for (d, c) in &per_domain {
+            write_row(&mut out, d, c)?;
+        }
+    }
+    Ok(())
+}
+
+/// Loads a weights file (for callers that want the model itself).
+pub fn load_model(path: &Path) -> anyhow::Result<LinearModel> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read model file {}", path.display()))?;
+    Ok(LinearModel::from_bytes(&bytes)?)
+}

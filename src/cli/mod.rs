@@ -1,0 +1,420 @@
+//! The command line (clap): `run`, `import`, `demo`, `kpi`, `classify`, `train`, `eval`, with
+//! the global `--config` and `--db`. Each command resolves config and the clock here and then
+//! calls into `app`; the per-area argument sets live in their own files.
+
+pub mod classify;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::app::App;
+use crate::commands::Filters;
+use crate::config::{process_env, Config};
+use crate::kpi::report;
+use crate::kpi::window::WindowSpec;
+use crate::model::Platform;
+use crate::sources::demo::DemoGenerator;
+use crate::sources::files;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "carepulse",
+    version,
+    about = "Chat-ops bot for social customer care teams: mentions in, care KPIs, digests and alerts out.",
+    long_about = "carepulse pulls brand mentions and the brand's replies into SQLite, classifies every message \
+(complaint, inquiry, praise, other; sentiment; products; topics), computes the care KPIs and speaks in team chat.\n\n\
+With no command it runs the bot (`carepulse run`) on ./config.toml: as shipped, a demo source and the console chat."
+)]
+pub struct Cli {
+    /// Configuration file [default: ./config.toml]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// SQLite database file (overrides the config's `database`)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Run the bot: sources, digest scheduler and chat together (Ctrl-C stops it cleanly)
+    Run,
+    /// Import a file of messages (idempotent: importing twice stores every message once)
+    Import(ImportArgs),
+    /// Fill the database with simulated care days, or write them to a file
+    Demo(DemoArgs),
+    /// Print the care KPIs for a window
+    Kpi(KpiArgs),
+    /// Classify one text per stdin line; one JSON object per line on stdout
+    Classify(classify::ClassifyArgs),
+    /// Train the complaint model on a labelled CSV
+    Train(classify::TrainArgs),
+    /// Evaluate the classifier on labelled data
+    Eval(classify::EvalArgs),
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileFormat {
+    /// "Customer Support on Twitter" CSV: tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id
+    Twcs,
+    /// One JSON message per line: platform, external_id, brand, author, direction, created_at, text, reply_to?, ...
+    Jsonl,
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// Format of the file
+    #[arg(long, value_enum)]
+    pub format: FileFormat,
+    /// The file to import
+    pub file: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Days of simulated history, ending now (or at --now)
+    #[arg(long, default_value_t = 14)]
+    pub days: u32,
+    /// Random seed: the same seed gives the same messages
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Inbound messages per hour at the daily peak (the load generator's rate)
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Write the messages to this file instead of the database
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Format of --out
+    #[arg(long, value_enum, default_value = "twcs")]
+    pub format: FileFormat,
+    /// End of the simulated span (RFC 3339), for reproducible data
+    #[arg(long)]
+    pub now: Option<String>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct KpiArgs {
+    /// today, yesterday, week (last 7 full days) or month (last 30 full days)
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    pub window: Option<String>,
+    /// First day (YYYY-MM-DD), with --to
+    #[arg(long, requires = "to")]
+    pub from: Option<NaiveDate>,
+    /// Last day, included (YYYY-MM-DD)
+    #[arg(long, requires = "from")]
+    pub to: Option<NaiveDate>,
+    #[arg(long)]
+    pub brand: Option<String>,
+    #[arg(long)]
+    pub platform: Option<String>,
+    #[arg(long)]
+    pub product: Option<String>,
+    /// Time zone for the window (IANA name), overriding the config
+    #[arg(long)]
+    pub tz: Option<String>,
+    /// The instant to report at (RFC 3339), so an answer can be reproduced
+    #[arg(long)]
+    pub now: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: OutputFormat,
+}
+
+/// Parses `--now`, or reads the clock.
+pub fn resolve_now(now: Option<&str>) -> anyhow::Result<DateTime<Utc>> {
+    match now {
+        None => Ok(Utc::now()),
+        Some(s) => DateTime::parse_from_rfc3339(s)
+            .map(|d| d.with_timezone(&Utc))
+            .with_context(|| {
+                format!("--now '{s}' is not an RFC 3339 instant like 2026-11-23T09:00:00Z")
+            }),
+    }
+}
+
+/// Loads the config (default ./config.toml) and applies --db.
+pub fn load_config(path: Option<&Path>, db: Option<&Path>) -> anyhow::Result<Config> {
+    let path = path
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("config.toml"));
+    let mut config = Config::load(&path, &process_env)?;
+    if let Some(db) = db {
+        config.database = db.to_path_buf();
+    }
+    Ok(config)
+}
+
+/// Runs the parsed command line.
+pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    let command = cli.command.unwrap_or(Cmd::Run);
+    match command {
+        Cmd::Classify(a) => {
+            classify::run_classify(&a, std::io::stdin().lock(), std::io::stdout().lock())
+        }
+        Cmd::Train(a) => classify::run_train(&a),
+        Cmd::Eval(a) => classify::run_eval(&a, std::io::stdout().lock()),
+        Cmd::Run => crate::app::run(load_config(cli.config.as_deref(), cli.db.as_deref())?).await,
+        Cmd::Import(a) => {
+            let app = App::open(load_config(cli.config.as_deref(), cli.db.as_deref())?).await?;
+            import(&app, &a, &mut std::io::stderr()).await.map(|_| ())
+        }
+        Cmd::Demo(a) => demo(load_config(cli.config.as_deref(), cli.db.as_deref())?, &a).await,
+        Cmd::Kpi(a) => {
+            let config = load_config(cli.config.as_deref(), cli.db.as_deref())?;
+            kpi(config, &a, &mut std::io::stdout()).await
+        }
+    }
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportSummary {
+    pub imported: usize,
+    pub duplicates: usize,
+    pub rejected: usize,
+}
+
+/// Streams a file into the store: a reader thread parses and classifies batches while the
+/// store writes the previous one. Bad rows are reported (line and reason) and skipped.
+pub async fn import(
+    app: &App,
+    args: &ImportArgs,
+    report_to: &mut dyn Write,
+) -> anyhow::Result<ImportSummary> {
+    let path = args.file.clone();
+    let open =
+        |p: &Path| std::fs::File::open(p).with_context(|| format!("cannot open {}", p.display()));
+    let brands = match args.format {
+        FileFormat::Twcs => files::twcs_brands(std::io::BufReader::new(open(&path)?))
+            .with_context(|| format!("cannot read {}", path.display()))?,
+        FileFormat::Jsonl => Default::default(),
+    };
+    let file = open(&path)?;
+    let format = args.format;
+    let ingestor = app.ingestor.clone();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(
+        Vec<crate::store::ClassifiedMessage>,
+        Vec<files::RowError>,
+    )>(2);
+    let reader = std::thread::spawn(move || {
+        let rows: Box<dyn Iterator<Item = Result<crate::model::NewMessage, files::RowError>>> =
+            match format {
+                FileFormat::Twcs => Box::new(files::read_twcs(
+                    std::io::BufReader::with_capacity(1 << 20, file),
+                    brands,
+                )),
+                FileFormat::Jsonl => Box::new(files::read_jsonl(
+                    std::io::BufReader::with_capacity(1 << 20, file),
+                )),
+            };
+        let mut batch = Vec::with_capacity(crate::app::BATCH);
+        let mut errors = Vec::new();
+        for row in rows {
+            match row {
+                Ok(m) => batch.push(ingestor.prepare(m)),
+                Err(e) => errors.push(e),
+            }
+            if batch.len() >= crate::app::BATCH {
+                if tx
+                    .blocking_send((std::mem::take(&mut batch), std::mem::take(&mut errors)))
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }
+        let _ = tx.blocking_send((batch, errors));
+    });
+    let mut summary = ImportSummary::default();
+    let now = Utc::now().timestamp();
+    const SHOWN_ERRORS: usize = 20;
+    while let Some((batch, errors)) = rx.recv().await {
+        for e in &errors {
+            if summary.rejected < SHOWN_ERRORS {
+                writeln!(report_to, "skipped {}: {e}", path.display())?;
+            }
+            summary.rejected += 1;
+        }
+        if !batch.is_empty() {
+            let o = app
+                .store
+                .ingest(batch, None, &app.ingestor.rules, now)
+                .await?;
+            summary.imported += o.inserted;
+            summary.duplicates += o.duplicates;
+        }
+    }
+    reader
+        .join()
+        .map_err(|_| anyhow::anyhow!("the file reader stopped unexpectedly"))?;
+    if summary.rejected > SHOWN_ERRORS {
+        writeln!(
+            report_to,
+            "... and {} more rejected rows",
+            summary.rejected - SHOWN_ERRORS
+        )?;
+    }
+    writeln!(
+        report_to,
+        "imported {} messages, {} duplicates skipped, {} rows rejected, from {}",
+        summary.imported,
+        summary.duplicates,
+        summary.rejected,
+        path.display()
+    )?;
+    Ok(summary)
+}
+
+async fn demo(config: Config, args: &DemoArgs) -> anyhow::Result<()> {
+    let now = resolve_now(args.now.as_deref())?;
+    let mut spec = config
+        .sources
+        .iter()
+        .map(|s| match s {
+            crate::config::SourceSpec::Demo(d) => d.clone(),
+        })
+        .next()
+        .unwrap_or(crate::config::DemoSourceConfig {
+            name: "demo".into(),
+            brand: config
+                .brands
+                .first()
+                .map(|b| b.name.clone())
+                .unwrap_or_else(|| "Northwind".into()),
+            seed: args.seed,
+            per_hour: 40.0,
+            history_days: args.days,
+        });
+    spec.seed = args.seed;
+    if let Some(r) = args.rate {
+        anyhow::ensure!(
+            r > 0.0 && r.is_finite(),
+            "--rate must be a positive number of messages per hour"
+        );
+        spec.per_hour = r;
+    }
+    let brand = config.brands.iter().find(|b| b.name == spec.brand);
+    let products: Vec<String> = config.products.iter().map(|p| p.name.clone()).collect();
+    let generator = DemoGenerator::new(&spec, brand, &products, config.timezone);
+    let start = now - chrono::Duration::days(i64::from(args.days));
+    if let Some(out) = &args.out {
+        let file = std::fs::File::create(out)
+            .with_context(|| format!("cannot create {}", out.display()))?;
+        let w = std::io::BufWriter::new(file);
+        enum Sink<W: Write> {
+            Twcs(files::TwcsWriter<W>),
+            Jsonl(W),
+        }
+        let mut sink = match args.format {
+            FileFormat::Twcs => Sink::Twcs(files::TwcsWriter::new(w)?),
+            FileFormat::Jsonl => Sink::Jsonl(w),
+        };
+        let mut n = 0usize;
+        let mut day = start;
+        while day < now {
+            let end = (day + chrono::Duration::days(1)).min(now);
+            for m in generator.generate(day, end) {
+                match &mut sink {
+                    Sink::Twcs(t) => t.write(&m)?,
+                    Sink::Jsonl(w) => {
+                        serde_json::to_writer(&mut *w, &m)?;
+                        w.write_all(b"\n")?;
+                    }
+                }
+                n += 1;
+            }
+            day = end;
+        }
+        match sink {
+            Sink::Twcs(t) => t.finish()?,
+            Sink::Jsonl(mut w) => w.flush()?,
+        }
+        eprintln!(
+            "wrote {n} simulated messages ({} days) to {}",
+            args.days,
+            out.display()
+        );
+        return Ok(());
+    }
+    let app = App::open(config).await?;
+    let mut total = crate::store::IngestOutcome::default();
+    let mut day = start;
+    while day < now {
+        let end = (day + chrono::Duration::days(1)).min(now);
+        total += app
+            .ingest(generator.generate(day, end), None, Utc::now().timestamp())
+            .await?;
+        day = end;
+    }
+    let (m, c) = app.store.counts().await?;
+    eprintln!(
+        "simulated {} days: {} new messages ({} already there); the database now holds {m} messages in {c} conversations",
+        args.days, total.inserted, total.duplicates
+    );
+    Ok(())
+}
+
+async fn kpi(config: Config, args: &KpiArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let now = resolve_now(args.now.as_deref())?;
+    let tz = match &args.tz {
+        Some(t) => t.parse::<chrono_tz::Tz>().map_err(|_| {
+            anyhow::anyhow!("--tz '{t}' is not an IANA time zone like Europe/London")
+        })?,
+        None => config.timezone,
+    };
+    let spec = match (&args.window, args.from, args.to) {
+        (_, Some(a), Some(b)) => {
+            anyhow::ensure!(a <= b, "--from {a} is after --to {b}");
+            WindowSpec::Dates(a, b)
+        }
+        (Some(w), _, _) => WindowSpec::parse(w).ok_or_else(|| {
+            anyhow::anyhow!("--window '{w}' is not one of today, yesterday, week, month")
+        })?,
+        (None, _, _) => WindowSpec::Today,
+    };
+    let platform = match &args.platform {
+        Some(p) => Some(p.parse::<Platform>()?),
+        None => None,
+    };
+    let filters = Filters {
+        brand: args.brand.clone(),
+        platform,
+        product: args.product.clone(),
+    };
+    let app = App::open(config).await?;
+    let (w, r, prev) = app.report(spec, &filters, now, tz).await?;
+    match args.format {
+        OutputFormat::Json => {
+            let mut v = serde_json::to_value(&r)?;
+            if let Some(o) = v.as_object_mut() {
+                o.insert(
+                    "window".into(),
+                    serde_json::json!({"start": w.start, "end": w.end, "label": spec.label()}),
+                );
+                o.insert("previous".into(), serde_json::to_value(&prev)?);
+            }
+            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        }
+        OutputFormat::Text => {
+            let title = format!(
+                "carepulse KPIs, {} ({} to {}, {})",
+                spec.label(),
+                w.start.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
+                w.end.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
+                tz
+            );
+            writeln!(out, "{}", report::render_text(&r, &title))?;
+        }
+    }
+    Ok(())
+}
