@@ -320,7 +320,8 @@ impl DemoGenerator {
         };
         let text = roughen(rng, &format!("@{handle} {text}"));
         let t0 = slot_start + Duration::seconds(rng.gen_range(0..3600));
-        let id = |j: u32| format!("demo-{slot}-{i}-{j}");
+        // Numeric ids, as tweet ids are, so the twcs writer can carry them.
+        let id = |j: u32| ((slot.max(0) as u64 * 100_000 + i) * 10 + u64::from(j)).to_string();
         let url = |j: u32| match platform {
             Platform::X => format!("https://x.com/{customer}/status/{}", id(j)),
             Platform::Facebook => format!("https://facebook.com/{}/posts/{}", self.brand, id(j)),
