@@ -224,13 +224,12 @@ pub async fn import(
                 Ok(m) => batch.push(ingestor.prepare(m)),
                 Err(e) => errors.push(e),
             }
-            if batch.len() >= crate::app::BATCH {
-                if tx
+            if batch.len() >= crate::app::BATCH
+                && tx
                     .blocking_send((std::mem::take(&mut batch), std::mem::take(&mut errors)))
                     .is_err()
-                {
-                    return;
-                }
+            {
+                return;
             }
         }
         let _ = tx.blocking_send((batch, errors));
@@ -312,11 +311,11 @@ async fn demo(config: Config, args: &DemoArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot create {}", out.display()))?;
         let w = std::io::BufWriter::new(file);
         enum Sink<W: Write> {
-            Twcs(files::TwcsWriter<W>),
+            Twcs(Box<files::TwcsWriter<W>>),
             Jsonl(W),
         }
         let mut sink = match args.format {
-            FileFormat::Twcs => Sink::Twcs(files::TwcsWriter::new(w)?),
+            FileFormat::Twcs => Sink::Twcs(Box::new(files::TwcsWriter::new(w)?)),
             FileFormat::Jsonl => Sink::Jsonl(w),
         };
         let mut n = 0usize;

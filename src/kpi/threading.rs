@@ -590,7 +590,7 @@ mod tests {
     fn linked_reply_that_extends_a_span_bridges_the_gap_in_any_order() {
         // a1 at 0, brand reply r1 at 10 h, Alice unlinked again at 30 h: 20 h after r1, so one
         // conversation, even when r1 arrives last.
-        let msgs = vec![
+        let msgs = [
             pm("a1", 0, None, Some("k")),
             pm("r1", 10 * H, Some("a1"), None),
             pm("a2", 30 * H, None, Some("k")),
