@@ -9,3 +9,4 @@
 pub mod chat;
 pub mod digest;
 pub mod model;
+pub mod sources;
