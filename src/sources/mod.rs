@@ -8,6 +8,7 @@
 //! page that justified them, so a crash re-fetches instead of skipping.
 
 pub mod bluesky;
+pub mod check;
 pub mod config;
 pub mod facebook;
 pub mod html;
