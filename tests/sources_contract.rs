@@ -77,8 +77,14 @@ impl Shared {
     }
     /// Items matching `keep`, newest first.
     fn items(&self, keep: impl Fn(&Item) -> bool) -> Vec<Item> {
-        let mut v: Vec<Item> = self.lock().items.iter().filter(|i| keep(i)).cloned().collect();
-        v.sort_by(|a, b| b.seq.cmp(&a.seq));
+        let mut v: Vec<Item> = self
+            .lock()
+            .items
+            .iter()
+            .filter(|i| keep(i))
+            .cloned()
+            .collect();
+        v.sort_by_key(|i| std::cmp::Reverse(i.seq));
         v
     }
     /// Authorization and injected faults; `Some` answers the request.
@@ -94,10 +100,16 @@ impl Shared {
             };
             (g.deny, fault)
         };
-        let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+        let auth = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         if deny || auth != format!("Bearer {token}") {
             return Some(
-                (StatusCode::UNAUTHORIZED, axum::Json(json!({"error": "Unauthorized", "message": "invalid token"})))
+                (
+                    StatusCode::UNAUTHORIZED,
+                    axum::Json(json!({"error": "Unauthorized", "message": "invalid token"})),
+                )
                     .into_response(),
             );
         }
@@ -107,12 +119,21 @@ impl Shared {
                 tokio::time::sleep(Duration::from_millis(2500)).await;
                 None
             }
-            Some(Fault::ServerError) => Some((StatusCode::INTERNAL_SERVER_ERROR, "upstream exploded").into_response()),
+            Some(Fault::ServerError) => {
+                Some((StatusCode::INTERNAL_SERVER_ERROR, "upstream exploded").into_response())
+            }
             Some(Fault::Malformed) => Some(
-                ([("content-type", "application/json")], "{\"data\": [{\"id\": \"1\", \"te").into_response(),
+                (
+                    [("content-type", "application/json")],
+                    "{\"data\": [{\"id\": \"1\", \"te",
+                )
+                    .into_response(),
             ),
             Some(Fault::ExpiredToken) => Some(
-                (StatusCode::BAD_REQUEST, axum::Json(json!({"error": "ExpiredToken", "message": "Token has expired"})))
+                (
+                    StatusCode::BAD_REQUEST,
+                    axum::Json(json!({"error": "ExpiredToken", "message": "Token has expired"})),
+                )
                     .into_response(),
             ),
             Some(Fault::RateLimited) => {
@@ -129,7 +150,11 @@ impl Shared {
                         r#"{"1234":[{"type":"pages","call_count":100,"total_cputime":10,"total_time":10,"estimated_time_to_regain_access":0}]}"#.into(),
                     ),
                 ];
-                let mut resp = (StatusCode::TOO_MANY_REQUESTS, axum::Json(json!({"errors": [{"code": 88, "message": "Rate limit exceeded"}]}))).into_response();
+                let mut resp = (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    axum::Json(json!({"errors": [{"code": 88, "message": "Rate limit exceeded"}]})),
+                )
+                    .into_response();
                 for (k, v) in h {
                     resp.headers_mut().insert(
                         axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
@@ -144,7 +169,9 @@ impl Shared {
 
 fn query(uri: &Uri) -> Vec<(String, String)> {
     let u = reqwest::Url::parse(&format!("http://h/?{}", uri.query().unwrap_or(""))).unwrap();
-    u.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+    u.query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
 }
 
 fn q1<'a>(q: &'a [(String, String)], k: &str) -> Option<&'a str> {
@@ -154,8 +181,10 @@ fn q1<'a>(q: &'a [(String, String)], k: &str) -> Option<&'a str> {
 fn with_headers(body: Value, headers: &[(&str, String)]) -> Response {
     let mut r = axum::Json(body).into_response();
     for (k, v) in headers {
-        r.headers_mut()
-            .insert(axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+        r.headers_mut().insert(
+            axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
     }
     r
 }
@@ -240,22 +269,32 @@ async fn x_fake(State(st): State<Arc<Shared>>, uri: Uri, headers: HeaderMap) -> 
     let path = uri.path().to_string();
     let main = path == "/2/users/100/mentions";
     if !main && path != "/2/users/100/tweets" {
-        return (StatusCode::NOT_FOUND, axum::Json(json!({"title": "Not Found Error"}))).into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"title": "Not Found Error"})),
+        )
+            .into_response();
     }
     if let Some(r) = st.gate(&headers, "tok-x", main).await {
         return r;
     }
     let q = query(&uri);
-    assert!(q1(&q, "tweet.fields").unwrap().contains("referenced_tweets"));
+    assert!(q1(&q, "tweet.fields")
+        .unwrap()
+        .contains("referenced_tweets"));
     let since: u64 = q1(&q, "since_id").map_or(0, |s| s.parse().unwrap());
     let limit: usize = q1(&q, "max_results").unwrap().parse().unwrap();
-    let off: usize = q1(&q, "pagination_token").map_or(0, |t| t.trim_start_matches('p').parse().unwrap());
+    let off: usize =
+        q1(&q, "pagination_token").map_or(0, |t| t.trim_start_matches('p').parse().unwrap());
     let all = st.items(|i| i.brand != main && 1000 + i.seq > since);
     let page: Vec<&Item> = all.iter().skip(off).take(limit).collect();
     let rl = [
         ("x-rate-limit-limit", "450".to_string()),
         ("x-rate-limit-remaining", "448".to_string()),
-        ("x-rate-limit-reset", (Utc::now().timestamp() + 900).to_string()),
+        (
+            "x-rate-limit-reset",
+            (Utc::now().timestamp() + 900).to_string(),
+        ),
     ];
     if page.is_empty() {
         return with_headers(json!({"meta": {"result_count": 0}}), &rl);
@@ -293,14 +332,21 @@ async fn x_fake(State(st): State<Arc<Shared>>, uri: Uri, headers: HeaderMap) -> 
     if off + limit < all.len() {
         meta["next_token"] = json!(format!("p{}", off + limit));
     }
-    with_headers(json!({"data": data, "includes": {"users": users}, "meta": meta}), &rl)
+    with_headers(
+        json!({"data": data, "includes": {"users": users}, "meta": meta}),
+        &rl,
+    )
 }
 
 async fn mastodon_fake(State(st): State<Arc<Shared>>, uri: Uri, headers: HeaderMap) -> Response {
     let path = uri.path().to_string();
     let main = path == "/api/v1/notifications";
     if !main && path != "/api/v1/accounts/1/statuses" {
-        return (StatusCode::NOT_FOUND, axum::Json(json!({"error": "Record not found"}))).into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"error": "Record not found"})),
+        )
+            .into_response();
     }
     if let Some(r) = st.gate(&headers, "tok-mastodon", main).await {
         return r;
@@ -314,7 +360,9 @@ async fn mastodon_fake(State(st): State<Arc<Shared>>, uri: Uri, headers: HeaderM
     let limit: usize = q1(&q, "limit").map_or(40, |l| l.parse().unwrap());
     let min_id: Option<u64> = q1(&q, "min_id").map(|s| s.parse().unwrap());
     let max_id: Option<u64> = q1(&q, "max_id").map(|s| s.parse().unwrap());
-    let mut all = st.items(|i| i.brand != main && min_id.map_or(true, |m| id(i) > m) && max_id.map_or(true, |m| id(i) < m));
+    let mut all = st.items(|i| {
+        i.brand != main && min_id.map_or(true, |m| id(i) > m) && max_id.map_or(true, |m| id(i) < m)
+    });
     let page: Vec<Item> = if min_id.is_some() {
         all.reverse();
         let mut p: Vec<Item> = all.into_iter().take(limit).collect();
@@ -326,19 +374,37 @@ async fn mastodon_fake(State(st): State<Arc<Shared>>, uri: Uri, headers: HeaderM
     let mut rl = vec![
         ("x-ratelimit-limit", "300".to_string()),
         ("x-ratelimit-remaining", "299".to_string()),
-        ("x-ratelimit-reset", (Utc::now() + chrono::Duration::minutes(5)).to_rfc3339()),
+        (
+            "x-ratelimit-reset",
+            (Utc::now() + chrono::Duration::minutes(5)).to_rfc3339(),
+        ),
     ];
     if let (Some(first), Some(last)) = (page.first(), page.last()) {
         let base = format!("{}{}", st.base(), path);
-        let extra = format!("{}&limit={limit}", if main { "&types%5B%5D=mention" } else { "" });
+        let extra = format!(
+            "{}&limit={limit}",
+            if main { "&types%5B%5D=mention" } else { "" }
+        );
         rl.push((
             "link",
-            format!("<{base}?max_id={}{extra}>; rel=\"next\", <{base}?min_id={}{extra}>; rel=\"prev\"", id(last), id(first)),
+            format!(
+                "<{base}?max_id={}{extra}>; rel=\"next\", <{base}?min_id={}{extra}>; rel=\"prev\"",
+                id(last),
+                id(first)
+            ),
         ));
     }
     let status = |i: &Item| {
-        let acct = if i.brand { "acme".to_string() } else { format!("{}@other.example", i.author) };
-        let account_id = if i.brand { "1".to_string() } else { uid(&i.author) };
+        let acct = if i.brand {
+            "acme".to_string()
+        } else {
+            format!("{}@other.example", i.author)
+        };
+        let account_id = if i.brand {
+            "1".to_string()
+        } else {
+            uid(&i.author)
+        };
         json!({
             "id": (9000 + i.seq).to_string(),
             "created_at": st.time(i.seq).to_rfc3339_opts(SecondsFormat::Millis, true),
@@ -379,7 +445,13 @@ fn bsky_uri(i: &Item) -> String {
     format!("at://{}/app.bsky.feed.post/{}", bsky_did(i), i.seq)
 }
 
-async fn bluesky_fake(State(st): State<Arc<Shared>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn bluesky_fake(
+    State(st): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let path = uri.path().to_string();
     let session = |st: &Shared| {
         let mut g = st.lock();
@@ -397,15 +469,26 @@ async fn bluesky_fake(State(st): State<Arc<Shared>>, method: Method, uri: Uri, h
     }
     if method == Method::POST && path == "/xrpc/com.atproto.server.refreshSession" {
         let n = st.lock().session;
-        let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+        let auth = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         if auth != format!("Bearer ref-{n}") {
-            return (StatusCode::BAD_REQUEST, axum::Json(json!({"error": "ExpiredToken"}))).into_response();
+            return (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({"error": "ExpiredToken"})),
+            )
+                .into_response();
         }
         return session(&st);
     }
     let main = path == "/xrpc/app.bsky.notification.listNotifications";
     if !main && path != "/xrpc/app.bsky.feed.getAuthorFeed" {
-        return (StatusCode::NOT_IMPLEMENTED, axum::Json(json!({"error": "MethodNotImplemented"}))).into_response();
+        return (
+            StatusCode::NOT_IMPLEMENTED,
+            axum::Json(json!({"error": "MethodNotImplemented"})),
+        )
+            .into_response();
     }
     let token = format!("acc-{}", st.lock().session);
     if let Some(r) = st.gate(&headers, &token, main).await {
@@ -430,7 +513,10 @@ async fn bluesky_fake(State(st): State<Arc<Shared>>, method: Method, uri: Uri, h
         r
     };
     let author = |i: &Item| json!({"did": bsky_did(i), "handle": if i.brand { "acme.test".to_string() } else { format!("{}.test", i.author) }, "displayName": i.author});
-    let indexed = |i: &Item| (st.time(i.seq) + chrono::Duration::milliseconds(500)).to_rfc3339_opts(SecondsFormat::Millis, true);
+    let indexed = |i: &Item| {
+        (st.time(i.seq) + chrono::Duration::milliseconds(500))
+            .to_rfc3339_opts(SecondsFormat::Millis, true)
+    };
     let mut body = if main {
         json!({"notifications": page.iter().map(|i| json!({
             "uri": bsky_uri(i), "cid": format!("bafy{}", i.seq), "author": author(i),
@@ -446,7 +532,14 @@ async fn bluesky_fake(State(st): State<Arc<Shared>>, method: Method, uri: Uri, h
     if off + limit < all.len() {
         body["cursor"] = json!((off + limit).to_string());
     }
-    with_headers(body, &[("ratelimit-limit", "3000".into()), ("ratelimit-remaining", "2999".into()), ("ratelimit-reset", "300".into())])
+    with_headers(
+        body,
+        &[
+            ("ratelimit-limit", "3000".into()),
+            ("ratelimit-remaining", "2999".into()),
+            ("ratelimit-reset", "300".into()),
+        ],
+    )
 }
 
 async fn facebook_fake(State(st): State<Arc<Shared>>, uri: Uri, headers: HeaderMap) -> Response {
@@ -461,13 +554,21 @@ async fn facebook_fake(State(st): State<Arc<Shared>>, uri: Uri, headers: HeaderM
     if q1(&q, "access_token").is_some() {
         return (StatusCode::BAD_REQUEST, "token must not travel in the URL").into_response();
     }
-    assert!(q1(&q, "fields").unwrap().contains("comments.filter(stream)"));
+    assert!(q1(&q, "fields")
+        .unwrap()
+        .contains("comments.filter(stream)"));
     let since: i64 = q1(&q, "since").unwrap().parse().unwrap();
     let limit: usize = q1(&q, "limit").unwrap().parse().unwrap();
     let off: usize = q1(&q, "after").map_or(0, |a| a.parse().unwrap());
     let roots = st.items(|i| i.reply_to.is_none() && st.time(i.seq).timestamp() >= since);
     let everything = st.lock().items.clone();
-    let from = |i: &Item| if i.brand { json!({"name": "Acme", "id": "1234"}) } else { json!({"name": i.author, "id": uid(&i.author)}) };
+    let from = |i: &Item| {
+        if i.brand {
+            json!({"name": "Acme", "id": "1234"})
+        } else {
+            json!({"name": i.author, "id": uid(&i.author)})
+        }
+    };
     let ftime = |i: &Item| st.time(i.seq).format("%Y-%m-%dT%H:%M:%S+0000").to_string();
     let data: Vec<Value> = roots
         .iter()
@@ -489,7 +590,8 @@ async fn facebook_fake(State(st): State<Arc<Shared>>, uri: Uri, headers: HeaderM
             })
         })
         .collect();
-    let mut paging = json!({"cursors": {"before": off.to_string(), "after": (off + limit).to_string()}});
+    let mut paging =
+        json!({"cursors": {"before": off.to_string(), "after": (off + limit).to_string()}});
     if off + limit < roots.len() {
         paging["next"] = json!(format!(
             "{}/v21.0/1234/feed?access_token=tok-facebook&fields=id%2Cmessage%2Ccomments.filter(stream)&limit={limit}&since={since}&after={}",
@@ -529,13 +631,26 @@ fn env(k: &str) -> Option<String> {
 
 fn customer_items(n: u64) -> Vec<Item> {
     (1..=n)
-        .map(|s| Item { seq: s, author: format!("cust{}", s % 4), brand: false, text: format!("message {s} & more"), reply_to: None })
+        .map(|s| Item {
+            seq: s,
+            author: format!("cust{}", s % 4),
+            brand: false,
+            text: format!("message {s} & more"),
+            reply_to: None,
+        })
         .collect()
 }
 
 async fn harness(kind: Kind, name: &str, items: Vec<Item>) -> Harness {
     let t0 = DateTime::from_timestamp(Utc::now().timestamp() - 7200, 0).unwrap();
-    let shared = Arc::new(Shared { inner: Mutex::new(Inner { items, ..Inner::default() }), base: Mutex::new(String::new()), t0 });
+    let shared = Arc::new(Shared {
+        inner: Mutex::new(Inner {
+            items,
+            ..Inner::default()
+        }),
+        base: Mutex::new(String::new()),
+        t0,
+    });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     *shared.base.lock().unwrap() = base.clone();
@@ -543,9 +658,20 @@ async fn harness(kind: Kind, name: &str, items: Vec<Item>) -> Harness {
     tokio::spawn(async move { axum::serve(listener, app).await });
     let source: Arc<dyn Source> = Arc::from(build_source(&kind.spec(name, &base), &env).unwrap());
     let sink = Arc::new(MemorySink::new());
-    let policy = RetryPolicy { max_attempts: 4, base_delay: Duration::from_millis(40), max_delay: Duration::from_millis(200), max_rate_limit_waits: 3 };
+    let policy = RetryPolicy {
+        max_attempts: 4,
+        base_delay: Duration::from_millis(40),
+        max_delay: Duration::from_millis(200),
+        max_rate_limit_waits: 3,
+    };
     let poller = Arc::new(Poller::new(sink.clone() as Arc<dyn Sink>, policy).unwrap());
-    Harness { kind, shared, source, sink, poller }
+    Harness {
+        kind,
+        shared,
+        source,
+        sink,
+        poller,
+    }
 }
 
 impl Harness {
@@ -559,13 +685,20 @@ impl Harness {
         self.shared.lock().main_hits
     }
     fn stored_ids(&self) -> Vec<String> {
-        self.sink.messages().into_iter().map(|m| m.external_id).collect()
+        self.sink
+            .messages()
+            .into_iter()
+            .map(|m| m.external_id)
+            .collect()
     }
     fn find(&self, seq: u64) -> Option<NewMessage> {
         let items = self.shared.lock().items.clone();
         let it = items.iter().find(|i| i.seq == seq).unwrap();
         let id = self.kind.external_id(&self.shared, it);
-        self.sink.messages().into_iter().find(|m| m.external_id == id)
+        self.sink
+            .messages()
+            .into_iter()
+            .find(|m| m.external_id == id)
     }
     fn assert_unique(&self) {
         let mut ids = self.stored_ids();
@@ -587,9 +720,17 @@ async fn multi_page_fetch_then_resume_then_empty() {
         let r = h.poller.poll_once(h.source.as_ref()).await;
         assert!(r.is_ok(), "{kind:?}: {:?}", r.errors);
         assert_eq!(h.sink.messages().len(), 12, "{kind:?}");
-        assert!(h.main_hits() >= 3, "{kind:?}: 12 items at {PAGE} a page need 3 pages, got {}", h.main_hits());
+        assert!(
+            h.main_hits() >= 3,
+            "{kind:?}: 12 items at {PAGE} a page need 3 pages, got {}",
+            h.main_hits()
+        );
         let cursor = h.sink.stored_cursor(&h.key()).unwrap();
-        assert_ne!(cursor, kind.cursor_before_all(), "{kind:?}: cursor not advanced");
+        assert_ne!(
+            cursor,
+            kind.cursor_before_all(),
+            "{kind:?}: cursor not advanced"
+        );
         let m = h.find(12).unwrap();
         assert_eq!(m.direction, Direction::Inbound);
         assert_eq!(m.brand, "acme");
@@ -606,8 +747,16 @@ async fn multi_page_fetch_then_resume_then_empty() {
         assert!(r.is_ok(), "{kind:?}: {:?}", r.errors);
         assert_eq!(r.inserted(), 3, "{kind:?}");
         assert_eq!(h.sink.messages().len(), 15);
-        let main = r.streams.iter().find(|s| s.stream == kind.main_stream()).unwrap();
-        assert!(main.duplicates <= 1, "{kind:?}: resumed from the cursor, not from scratch ({} duplicates)", main.duplicates);
+        let main = r
+            .streams
+            .iter()
+            .find(|s| s.stream == kind.main_stream())
+            .unwrap();
+        assert!(
+            main.duplicates <= 1,
+            "{kind:?}: resumed from the cursor, not from scratch ({} duplicates)",
+            main.duplicates
+        );
 
         // Nothing new: an empty page, the cursor stays.
         let before = h.sink.stored_cursor(&h.key());
@@ -646,8 +795,14 @@ async fn rate_limited_429_waits_for_reset_then_continues() {
         let waited = t.elapsed();
         assert!(r.is_ok(), "{kind:?}: {:?}", r.errors);
         assert_eq!(h.sink.messages().len(), 7, "{kind:?}");
-        assert!(waited >= Duration::from_millis(200), "{kind:?}: did not wait ({waited:?})");
-        assert!(waited < Duration::from_secs(4), "{kind:?}: waited too long ({waited:?})");
+        assert!(
+            waited >= Duration::from_millis(200),
+            "{kind:?}: did not wait ({waited:?})"
+        );
+        assert!(
+            waited < Duration::from_secs(4),
+            "{kind:?}: waited too long ({waited:?})"
+        );
         h.assert_unique();
     }
 }
@@ -676,16 +831,25 @@ async fn malformed_json_keeps_the_cursor_and_stores_nothing_twice() {
         let r = h.poller.poll_once(h.source.as_ref()).await;
         assert_eq!(r.errors.len(), 1, "{kind:?}");
         let text = r.errors[0].to_string();
-        assert!(text.contains("broken") && text.contains("malformed"), "{kind:?}: {text}");
+        assert!(
+            text.contains("broken") && text.contains("malformed"),
+            "{kind:?}: {text}"
+        );
         let after_failure = h.sink.stored_cursor(&h.key());
         let first_pass = h.sink.messages().len();
-        assert!(first_pass <= PAGE, "{kind:?}: only the first page can be stored");
+        assert!(
+            first_pass <= PAGE,
+            "{kind:?}: only the first page can be stored"
+        );
         let r = h.poller.poll_once(h.source.as_ref()).await;
         assert!(r.is_ok(), "{kind:?}: {:?}", r.errors);
         assert_eq!(h.sink.messages().len(), 12, "{kind:?}");
         h.assert_unique();
         let final_cursor = h.sink.stored_cursor(&h.key());
-        assert_ne!(after_failure, final_cursor, "{kind:?}: cursor moved past the failed page");
+        assert_ne!(
+            after_failure, final_cursor,
+            "{kind:?}: cursor moved past the failed page"
+        );
     }
 }
 
@@ -697,9 +861,18 @@ async fn unauthorized_is_reported_and_other_sources_carry_on() {
         let r = bad.poller.poll_once(bad.source.as_ref()).await;
         assert!(!r.is_ok(), "{kind:?}");
         let e = &r.errors[0];
-        assert!(matches!(e.fetch_error(), Some(FetchError::Unauthorized { status: 401, .. })), "{kind:?}: {e}");
+        assert!(
+            matches!(
+                e.fetch_error(),
+                Some(FetchError::Unauthorized { status: 401, .. })
+            ),
+            "{kind:?}: {e}"
+        );
         let text = e.to_string();
-        assert!(text.contains("denied") && text.contains("credentials refused"), "{kind:?}: {text}");
+        assert!(
+            text.contains("denied") && text.contains("credentials refused"),
+            "{kind:?}: {text}"
+        );
         for secret in ["tok-", "app-pass"] {
             assert!(!text.contains(secret), "{kind:?}: token leaked in {text}");
         }
@@ -715,7 +888,10 @@ async fn unauthorized_is_reported_and_other_sources_carry_on() {
         }
         tx.send(true).unwrap();
         for t in tasks {
-            tokio::time::timeout(Duration::from_secs(5), t).await.unwrap().unwrap();
+            tokio::time::timeout(Duration::from_secs(5), t)
+                .await
+                .unwrap()
+                .unwrap();
         }
         assert_eq!(good.sink.messages().len(), 4, "{kind:?}");
         assert!(bad.sink.messages().is_empty());
@@ -738,7 +914,9 @@ async fn duplicate_delivered_twice_is_stored_once() {
         let again = h.poller.poll_once(h.source.as_ref()).await;
         assert!(again.is_ok(), "{kind:?}: {:?}", again.errors);
         assert_eq!(again.inserted(), 0, "{kind:?}");
-        let dups = |r: &carepulse::sources::poller::PollReport| r.streams.iter().map(|s| s.duplicates).sum::<usize>();
+        let dups = |r: &carepulse::sources::poller::PollReport| {
+            r.streams.iter().map(|s| s.duplicates).sum::<usize>()
+        };
         assert!(dups(&again) >= 8, "{kind:?}");
         // Where the listing itself repeats an item (X, Bluesky, Facebook), it is also caught.
         if kind != Kind::Mastodon {
@@ -753,22 +931,54 @@ async fn duplicate_delivered_twice_is_stored_once() {
 async fn reply_before_parent_keeps_reply_links() {
     for kind in KINDS {
         let items = vec![
-            Item { seq: 1, author: "dana".into(), brand: false, text: "my blender broke".into(), reply_to: None },
-            Item { seq: 2, author: "acme".into(), brand: true, text: "sorry! DM us".into(), reply_to: Some(1) },
-            Item { seq: 3, author: "dana".into(), brand: false, text: "sent".into(), reply_to: Some(2) },
+            Item {
+                seq: 1,
+                author: "dana".into(),
+                brand: false,
+                text: "my blender broke".into(),
+                reply_to: None,
+            },
+            Item {
+                seq: 2,
+                author: "acme".into(),
+                brand: true,
+                text: "sorry! DM us".into(),
+                reply_to: Some(1),
+            },
+            Item {
+                seq: 3,
+                author: "dana".into(),
+                brand: false,
+                text: "sent".into(),
+                reply_to: Some(2),
+            },
         ];
         let h = harness(kind, "thread", items).await;
         let r = h.poller.poll_once(h.source.as_ref()).await;
         assert!(r.is_ok(), "{kind:?}: {:?}", r.errors);
         let (m1, m2, m3) = (h.find(1).unwrap(), h.find(2).unwrap(), h.find(3).unwrap());
-        assert_eq!(m3.reply_to.as_deref(), Some(m2.external_id.as_str()), "{kind:?}");
-        assert_eq!(m2.reply_to.as_deref(), Some(m1.external_id.as_str()), "{kind:?}");
+        assert_eq!(
+            m3.reply_to.as_deref(),
+            Some(m2.external_id.as_str()),
+            "{kind:?}"
+        );
+        assert_eq!(
+            m2.reply_to.as_deref(),
+            Some(m1.external_id.as_str()),
+            "{kind:?}"
+        );
         assert_eq!(m2.direction, Direction::Outbound, "{kind:?}");
-        assert_eq!((m1.direction, m3.direction), (Direction::Inbound, Direction::Inbound));
+        assert_eq!(
+            (m1.direction, m3.direction),
+            (Direction::Inbound, Direction::Inbound)
+        );
         let ids = h.stored_ids();
         let pos = |id: &str| ids.iter().position(|x| x == id).unwrap();
         if kind != Kind::Facebook {
-            assert!(pos(&m3.external_id) < pos(&m2.external_id), "{kind:?}: the reply should arrive first here");
+            assert!(
+                pos(&m3.external_id) < pos(&m2.external_id),
+                "{kind:?}: the reply should arrive first here"
+            );
         }
     }
 }
@@ -800,8 +1010,18 @@ async fn check_reports_each_source() {
     let lines = check::check(check::prepare(&specs, &no_fb)).await;
     assert!(lines[0].ok, "{}", lines[0]);
     assert!(lines[0].message.contains("mentions 2"), "{}", lines[0]);
-    assert!(!lines[1].ok && lines[1].message.contains("MASTO_TOKEN") && lines[1].message.contains("401"), "{}", lines[1]);
-    assert!(!lines[2].ok && lines[2].message.contains("FB_TOKEN is not set"), "{}", lines[2]);
+    assert!(
+        !lines[1].ok
+            && lines[1].message.contains("MASTO_TOKEN")
+            && lines[1].message.contains("401"),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        !lines[2].ok && lines[2].message.contains("FB_TOKEN is not set"),
+        "{}",
+        lines[2]
+    );
     let mut bad_x = Kind::X.spec("x-unknown", &base_ok);
     if let SourceSpec::X(x) = &mut bad_x {
         x.user_id = "999".into();

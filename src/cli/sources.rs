@@ -41,7 +41,8 @@ pub async fn run(
             if chosen.is_empty() {
                 anyhow::bail!(match name {
                     Some(n) => format!("no source named '{n}' in the configuration"),
-                    None => "no platform sources are configured ([[sources]] in config.toml)".into(),
+                    None =>
+                        "no platform sources are configured ([[sources]] in config.toml)".into(),
                 });
             }
             check::check(check::prepare(&chosen, env)).await

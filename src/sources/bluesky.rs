@@ -134,7 +134,11 @@ fn message(
         external_id: uri.to_string(),
         brand: ctx.brand.clone(),
         author: author.handle.clone(),
-        direction: if outbound { Direction::Outbound } else { Direction::Inbound },
+        direction: if outbound {
+            Direction::Outbound
+        } else {
+            Direction::Inbound
+        },
         created_at: record.created_at.unwrap_or(indexed_at),
         text: record.text.clone(),
         reply_to: record.reply.as_ref().map(|r| r.parent.uri.clone()),
@@ -168,13 +172,24 @@ pub fn parse_notifications(
             continue;
         }
         if REASONS.contains(&n.reason.as_str()) {
-            messages.push(message(ctx, &n.uri, &n.author, &n.record, n.indexed_at, None));
+            messages.push(message(
+                ctx,
+                &n.uri,
+                &n.author,
+                &n.record,
+                n.indexed_at,
+                None,
+            ));
         }
     }
     let newest = resp.notifications.iter().map(|n| n.indexed_at).max();
     Ok(Page {
         messages,
-        next: if reached_old || resp.notifications.is_empty() { None } else { resp.cursor },
+        next: if reached_old || resp.notifications.is_empty() {
+            None
+        } else {
+            resp.cursor
+        },
         newest: newest.map(fmt_cursor),
     })
 }
@@ -204,12 +219,23 @@ pub fn parse_author_feed(
         newest = newest.max(Some(p.indexed_at));
         if p.record.reply.is_some() {
             let eng = p.like_count + p.repost_count + p.reply_count;
-            messages.push(message(ctx, &p.uri, &p.author, &p.record, p.indexed_at, Some(eng)));
+            messages.push(message(
+                ctx,
+                &p.uri,
+                &p.author,
+                &p.record,
+                p.indexed_at,
+                Some(eng),
+            ));
         }
     }
     Ok(Page {
         messages,
-        next: if reached_old || resp.feed.is_empty() { None } else { resp.cursor },
+        next: if reached_old || resp.feed.is_empty() {
+            None
+        } else {
+            resp.cursor
+        },
         newest: newest.map(fmt_cursor),
     })
 }
@@ -303,9 +329,14 @@ impl BlueskySource {
             let detail = format!("{what} for '{}': {}", self.identifier, excerpt(&body));
             return Err(match status {
                 401 | 400 | 403 => FetchError::Unauthorized { status, detail },
-                429 => FetchError::RateLimited { reset: "later (session endpoint)".into() },
+                429 => FetchError::RateLimited {
+                    reset: "later (session endpoint)".into(),
+                },
                 404 => FetchError::NotFound { detail },
-                s if s >= 500 => FetchError::Exhausted { attempts: 1, last: detail },
+                s if s >= 500 => FetchError::Exhausted {
+                    attempts: 1,
+                    last: detail,
+                },
                 _ => FetchError::Rejected { status, detail },
             });
         }
@@ -325,14 +356,18 @@ impl BlueskySource {
             "identifier": self.identifier,
             "password": self.r.token.expose_secret(),
         });
-        let req = http.post(self.xrpc("com.atproto.server.createSession")?).json(&body);
+        let req = http
+            .post(self.xrpc("com.atproto.server.createSession")?)
+            .json(&body);
         self.session_call(http, req, "createSession").await
     }
 
     async fn refresh_session(&self, http: &reqwest::Client) -> Result<bool, FetchError> {
         let refresh = {
             let guard = self.session.read().unwrap_or_else(|e| e.into_inner());
-            guard.as_ref().map(|s| s.refresh.expose_secret().to_string())
+            guard
+                .as_ref()
+                .map(|s| s.refresh.expose_secret().to_string())
         };
         if let Some(token) = refresh {
             let req = http
@@ -341,7 +376,10 @@ impl BlueskySource {
             match self.session_call(http, req, "refreshSession").await {
                 Ok(()) => return Ok(true),
                 Err(FetchError::Unauthorized { .. }) => {
-                    tracing::info!(source = self.r.name.as_str(), "refresh token expired; logging in again");
+                    tracing::info!(
+                        source = self.r.name.as_str(),
+                        "refresh token expired; logging in again"
+                    );
                 }
                 Err(e) => return Err(e),
             }
@@ -371,7 +409,11 @@ impl Source for BlueskySource {
         format!(
             "Bluesky mentions, replies and quotes of {}{} from {}",
             self.identifier,
-            if self.include_own { " and its replies" } else { "" },
+            if self.include_own {
+                " and its replies"
+            } else {
+                ""
+            },
             self.r.base
         )
     }
@@ -414,7 +456,9 @@ impl Source for BlueskySource {
     ) -> Result<reqwest::RequestBuilder, FetchError> {
         let guard = self.session.read().unwrap_or_else(|e| e.into_inner());
         let Some(session) = guard.as_ref() else {
-            return Err(FetchError::Build("no Bluesky session (login failed)".into()));
+            return Err(FetchError::Build(
+                "no Bluesky session (login failed)".into(),
+            ));
         };
         let limit = self.r.page_size.unwrap_or(50).clamp(1, 100).to_string();
         let mut q: Vec<(&str, &str)> = vec![("limit", &limit)];
@@ -434,7 +478,12 @@ impl Source for BlueskySource {
             .query(&q)
             .bearer_auth(session.access.expose_secret()))
     }
-    fn parse_page(&self, stream: &str, stored: Option<&str>, page: &RawPage) -> Result<Page, ParseError> {
+    fn parse_page(
+        &self,
+        stream: &str,
+        stored: Option<&str>,
+        page: &RawPage,
+    ) -> Result<Page, ParseError> {
         let ctx = self.ctx();
         if stream == "own" {
             parse_author_feed(&ctx, stored, &page.body)
@@ -470,9 +519,18 @@ mod tests {
         let r = &page.messages[0];
         assert_eq!(r.author, "erin.bsky.social");
         assert_eq!(r.direction, Direction::Inbound);
-        assert_eq!(r.reply_to.as_deref(), Some("at://did:plc:acme/app.bsky.feed.post/p2"));
-        assert_eq!(r.conversation_ref.as_deref(), Some("at://did:plc:erin/app.bsky.feed.post/p1"));
-        assert_eq!(r.url.as_deref(), Some("https://bsky.app/profile/erin.bsky.social/post/p3"));
+        assert_eq!(
+            r.reply_to.as_deref(),
+            Some("at://did:plc:acme/app.bsky.feed.post/p2")
+        );
+        assert_eq!(
+            r.conversation_ref.as_deref(),
+            Some("at://did:plc:erin/app.bsky.feed.post/p1")
+        );
+        assert_eq!(
+            r.url.as_deref(),
+            Some("https://bsky.app/profile/erin.bsky.social/post/p3")
+        );
         assert_eq!(r.created_at.to_rfc3339(), "2024-05-02T10:05:00+00:00");
         assert_eq!(page.messages[1].reply_to, None);
     }
@@ -490,7 +548,10 @@ mod tests {
 
     #[test]
     fn lexicon_lists_the_reasons_kept() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/api/bluesky/listNotifications.lexicon.json");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/data/api/bluesky/listNotifications.lexicon.json"
+        );
         let Ok(raw) = std::fs::read_to_string(path) else {
             eprintln!("skipping: {path} is absent");
             return;
@@ -504,7 +565,10 @@ mod tests {
         }
         let required = lex["defs"]["notification"]["required"].as_array().unwrap();
         for f in ["uri", "author", "reason", "record", "indexedAt"] {
-            assert!(required.iter().any(|k| k == f), "{f} is not required by the lexicon");
+            assert!(
+                required.iter().any(|k| k == f),
+                "{f} is not required by the lexicon"
+            );
         }
         let limit = &lex["defs"]["main"]["parameters"]["properties"]["limit"];
         assert_eq!(limit["maximum"], 100);

@@ -62,7 +62,11 @@ fn explain(error: &FetchError, token_env: &str) -> String {
 }
 
 /// Try one built source once.
-pub async fn check_source(client: &reqwest::Client, source: &dyn Source, token_env: &str) -> CheckLine {
+pub async fn check_source(
+    client: &reqwest::Client,
+    source: &dyn Source,
+    token_env: &str,
+) -> CheckLine {
     let fail = |message: String| CheckLine {
         name: source.name().to_string(),
         ok: false,
@@ -90,7 +94,11 @@ pub async fn check_source(client: &reqwest::Client, source: &dyn Source, token_e
     CheckLine {
         name: source.name().to_string(),
         ok: true,
-        message: format!("would fetch {} (first page: {})", source.describe(), parts.join(", ")),
+        message: format!(
+            "would fetch {} (first page: {})",
+            source.describe(),
+            parts.join(", ")
+        ),
     }
 }
 
@@ -101,7 +109,11 @@ pub async fn check(prepared: Vec<Prepared>) -> Vec<CheckLine> {
         Err(e) => {
             return prepared
                 .into_iter()
-                .map(|p| CheckLine { name: p.name, ok: false, message: e.to_string() })
+                .map(|p| CheckLine {
+                    name: p.name,
+                    ok: false,
+                    message: e.to_string(),
+                })
                 .collect()
         }
     };
@@ -109,7 +121,11 @@ pub async fn check(prepared: Vec<Prepared>) -> Vec<CheckLine> {
     for p in prepared {
         lines.push(match &p.source {
             Ok(s) => check_source(&client, s.as_ref(), &p.token_env).await,
-            Err(e) => CheckLine { name: p.name.clone(), ok: false, message: e.to_string() },
+            Err(e) => CheckLine {
+                name: p.name.clone(),
+                ok: false,
+                message: e.to_string(),
+            },
         });
     }
     lines

@@ -220,8 +220,8 @@ fn resolve(
             what,
         })?;
     let raw = base_url.unwrap_or(default_base);
-    let mut base = Url::parse(raw)
-        .map_err(|e| invalid(format!("base_url '{raw}' is not a URL ({e})")))?;
+    let mut base =
+        Url::parse(raw).map_err(|e| invalid(format!("base_url '{raw}' is not a URL ({e})")))?;
     if !matches!(base.scheme(), "http" | "https") {
         return Err(invalid(format!("base_url '{raw}' must be http or https")));
     }
@@ -249,8 +249,16 @@ pub fn build_source(
     match spec {
         SourceSpec::X(s) => {
             let r = resolve(
-                &s.name, &s.brand, &s.accounts, &s.token_env, s.base_url.as_deref(),
-                "https://api.x.com/", "X API bearer token", s.settings(), s.page_size, env,
+                &s.name,
+                &s.brand,
+                &s.accounts,
+                &s.token_env,
+                s.base_url.as_deref(),
+                "https://api.x.com/",
+                "X API bearer token",
+                s.settings(),
+                s.page_size,
+                env,
             )?;
             Ok(Box::new(x::XSource::new(r, s)?))
         }
@@ -263,24 +271,46 @@ pub fn build_source(
                 });
             };
             let r = resolve(
-                &s.name, &s.brand, &s.accounts, &s.token_env, Some(base), base,
-                "Mastodon access token (read:notifications, read:statuses)", s.settings(),
-                s.page_size, env,
+                &s.name,
+                &s.brand,
+                &s.accounts,
+                &s.token_env,
+                Some(base),
+                base,
+                "Mastodon access token (read:notifications, read:statuses)",
+                s.settings(),
+                s.page_size,
+                env,
             )?;
             Ok(Box::new(mastodon::MastodonSource::new(r, s)?))
         }
         SourceSpec::Bluesky(s) => {
             let r = resolve(
-                &s.name, &s.brand, &s.accounts, &s.token_env, s.base_url.as_deref(),
-                "https://bsky.social/", "Bluesky app password", s.settings(), s.page_size, env,
+                &s.name,
+                &s.brand,
+                &s.accounts,
+                &s.token_env,
+                s.base_url.as_deref(),
+                "https://bsky.social/",
+                "Bluesky app password",
+                s.settings(),
+                s.page_size,
+                env,
             )?;
             Ok(Box::new(bluesky::BlueskySource::new(r, s)?))
         }
         SourceSpec::Facebook(s) => {
             let r = resolve(
-                &s.name, &s.brand, &s.accounts, &s.token_env, s.base_url.as_deref(),
-                "https://graph.facebook.com/", "Facebook Page access token", s.settings(),
-                s.page_size, env,
+                &s.name,
+                &s.brand,
+                &s.accounts,
+                &s.token_env,
+                s.base_url.as_deref(),
+                "https://graph.facebook.com/",
+                "Facebook Page access token",
+                s.settings(),
+                s.page_size,
+                env,
             )?;
             Ok(Box::new(facebook::FacebookSource::new(r, s)?))
         }
@@ -335,12 +365,18 @@ messenger = false
     fn sample_parses_with_defaults() {
         let f: File = toml::from_str(SAMPLE).unwrap();
         assert_eq!(f.sources.len(), 4);
-        let SourceSpec::X(x) = &f.sources[0] else { panic!("not x") };
+        let SourceSpec::X(x) = &f.sources[0] else {
+            panic!("not x")
+        };
         assert_eq!(x.poll_interval_secs, 120);
         assert!(x.include_own);
-        let SourceSpec::Mastodon(m) = &f.sources[1] else { panic!("not mastodon") };
+        let SourceSpec::Mastodon(m) = &f.sources[1] else {
+            panic!("not mastodon")
+        };
         assert_eq!(m.poll_interval_secs, 60);
-        let SourceSpec::Facebook(fb) = &f.sources[3] else { panic!("not fb") };
+        let SourceSpec::Facebook(fb) = &f.sources[3] else {
+            panic!("not fb")
+        };
         assert_eq!(fb.api_version, "v21.0");
         assert!(!fb.messenger);
         assert_eq!(f.sources[2].kind(), "bluesky");
@@ -348,8 +384,13 @@ messenger = false
 
     #[test]
     fn unknown_fields_and_kinds_are_refused() {
-        let bad = SAMPLE.replace("handle = \"AcmeCare\"", "handle = \"AcmeCare\"\ntoken = \"oops\"");
-        let err = toml::from_str::<File>(&bad).err().expect("unknown field accepted");
+        let bad = SAMPLE.replace(
+            "handle = \"AcmeCare\"",
+            "handle = \"AcmeCare\"\ntoken = \"oops\"",
+        );
+        let err = toml::from_str::<File>(&bad)
+            .err()
+            .expect("unknown field accepted");
         assert!(err.to_string().contains("token"), "{err}");
         let bad = SAMPLE.replace("kind = \"x\"", "kind = \"myspace\"");
         assert!(toml::from_str::<File>(&bad).is_err());
@@ -360,15 +401,22 @@ messenger = false
         let f: File = toml::from_str(SAMPLE).unwrap();
         let none = |_: &str| None;
         for spec in &f.sources {
-            let err = build_source(spec, &none).err().expect("built without token");
+            let err = build_source(spec, &none)
+                .err()
+                .expect("built without token");
             let text = err.to_string();
-            assert!(text.contains(spec.name()) && text.contains("is not set"), "{text}");
+            assert!(
+                text.contains(spec.name()) && text.contains("is not set"),
+                "{text}"
+            );
         }
         let env = |k: &str| (k == "ACME_X_TOKEN").then(|| "secret-token".to_string());
         let src = build_source(&f.sources[0], &env).unwrap();
         assert_eq!(src.name(), "x-acme");
         assert!(!src.describe().contains("secret-token"));
-        let SourceSpec::X(mut x) = f.sources[0].clone() else { panic!("not x") };
+        let SourceSpec::X(mut x) = f.sources[0].clone() else {
+            panic!("not x")
+        };
         x.base_url = Some("not a url".into());
         let err = build_source(&SourceSpec::X(x), &env).err().unwrap();
         assert!(err.to_string().contains("base_url"), "{err}");

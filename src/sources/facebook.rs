@@ -13,8 +13,8 @@ use serde::Deserialize;
 use super::config::{FacebookSpec, Resolved};
 use super::mastodon::same_origin;
 use super::{
-    http, is_brand, FetchError, Order, Page, ParseError, PollSettings, RateLimit, RawPage,
-    Source, SourceError,
+    http, is_brand, FetchError, Order, Page, ParseError, PollSettings, RateLimit, RawPage, Source,
+    SourceError,
 };
 use crate::model::{Direction, NewMessage, Platform};
 
@@ -109,8 +109,14 @@ impl FacebookContext {
         from.is_some_and(|f| f.id == self.page_id || is_brand(&self.brand_names, &f.name))
     }
     fn author(from: Option<&From>) -> String {
-        from.map(|f| if f.name.is_empty() { f.id.clone() } else { f.name.clone() })
-            .unwrap_or_else(|| "unknown".into())
+        from.map(|f| {
+            if f.name.is_empty() {
+                f.id.clone()
+            } else {
+                f.name.clone()
+            }
+        })
+        .unwrap_or_else(|| "unknown".into())
     }
 }
 
@@ -166,7 +172,11 @@ pub fn parse_feed(
                 external_id: c.id.clone(),
                 brand: ctx.brand.clone(),
                 author: FacebookContext::author(c.from.as_ref()),
-                direction: if outbound { Direction::Outbound } else { Direction::Inbound },
+                direction: if outbound {
+                    Direction::Outbound
+                } else {
+                    Direction::Inbound
+                },
                 created_at: t,
                 text: c.message.clone(),
                 reply_to,
@@ -231,7 +241,11 @@ pub fn parse_conversations(
                 external_id: m.id.clone(),
                 brand: ctx.brand.clone(),
                 author: FacebookContext::author(m.from.as_ref()),
-                direction: if outbound { Direction::Outbound } else { Direction::Inbound },
+                direction: if outbound {
+                    Direction::Outbound
+                } else {
+                    Direction::Inbound
+                },
                 created_at: t,
                 text: m.message.clone(),
                 reply_to: None,
@@ -313,7 +327,11 @@ impl Source for FacebookSource {
         format!(
             "Facebook Page {} feed comments{} from {}",
             self.ctx.page_id,
-            if self.messenger { " and Messenger conversations" } else { "" },
+            if self.messenger {
+                " and Messenger conversations"
+            } else {
+                ""
+            },
             self.r.base
         )
     }
@@ -374,7 +392,12 @@ impl Source for FacebookSource {
         }
         Ok(http.get(url).query(&q).bearer_auth(token))
     }
-    fn parse_page(&self, stream: &str, stored: Option<&str>, page: &RawPage) -> Result<Page, ParseError> {
+    fn parse_page(
+        &self,
+        stream: &str,
+        stored: Option<&str>,
+        page: &RawPage,
+    ) -> Result<Page, ParseError> {
         if stream == "messenger" {
             parse_conversations(&self.ctx, stored, &page.body)
         } else {
@@ -400,7 +423,10 @@ mod tests {
 
     #[test]
     fn graph_times() {
-        assert_eq!(parse_time("2024-05-02T10:05:00+0000").unwrap().timestamp(), 1_714_644_300);
+        assert_eq!(
+            parse_time("2024-05-02T10:05:00+0000").unwrap().timestamp(),
+            1_714_644_300
+        );
         assert!(parse_time("yesterday").is_err());
     }
 
@@ -409,7 +435,11 @@ mod tests {
         let body = include_bytes!("../../tests/fixtures/facebook/feed.json");
         let page = parse_feed(&ctx(), None, body).unwrap();
         assert!(page.next.unwrap().contains("after=QVFIUmFmdA"));
-        let ids: Vec<_> = page.messages.iter().map(|m| m.external_id.as_str()).collect();
+        let ids: Vec<_> = page
+            .messages
+            .iter()
+            .map(|m| m.external_id.as_str())
+            .collect();
         assert_eq!(ids, ["1234_2_c1", "1234_2_c2", "1234_3", "1234_3_c1"]);
         let c1 = &page.messages[0];
         assert_eq!(c1.direction, Direction::Inbound);

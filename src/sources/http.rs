@@ -39,7 +39,9 @@ impl RetryPolicy {
     /// Backoff before retry number `attempt` (1-based): uniform in [step/2, step] where
     /// step = min(max_delay, base_delay * 2^(attempt-1)).
     pub fn backoff(&self, attempt: u32) -> Duration {
-        let factor = 1u32.checked_shl(attempt.saturating_sub(1).min(16)).unwrap_or(u32::MAX);
+        let factor = 1u32
+            .checked_shl(attempt.saturating_sub(1).min(16))
+            .unwrap_or(u32::MAX);
         let step = self.base_delay.saturating_mul(factor).min(self.max_delay);
         let half = step / 2;
         let jitter = rand::thread_rng().gen_range(0..=half.as_millis().max(1) as u64);
@@ -102,7 +104,10 @@ pub async fn fetch(
                     Err(e) => {
                         let last = format!("reading body: {}", e.without_url());
                         if attempt >= policy.max_attempts {
-                            return Err(FetchError::Exhausted { attempts: attempt, last });
+                            return Err(FetchError::Exhausted {
+                                attempts: attempt,
+                                last,
+                            });
                         }
                         tracing::warn!(source = source.name(), stream, attempt, error = %last, "retrying");
                         tokio::time::sleep(policy.backoff(attempt)).await;
@@ -110,7 +115,11 @@ pub async fn fetch(
                     }
                 };
                 if (200..300).contains(&status) {
-                    return Ok(RawPage { status, headers, body });
+                    return Ok(RawPage {
+                        status,
+                        headers,
+                        body,
+                    });
                 }
                 if status == 429 {
                     rate_waits += 1;
@@ -118,7 +127,9 @@ pub async fn fetch(
                     let rl = source.rate_limit(&headers);
                     let wait = match (rl.pause, rl.reset_at) {
                         (Some(p), _) => p,
-                        (None, Some(reset)) => until(reset, Utc::now()) + Duration::from_millis(250),
+                        (None, Some(reset)) => {
+                            until(reset, Utc::now()) + Duration::from_millis(250)
+                        }
                         (None, None) => policy.backoff(rate_waits + 1),
                     };
                     if rate_waits > policy.max_rate_limit_waits || wait > settings.max_rate_wait {
@@ -128,7 +139,12 @@ pub async fn fetch(
                             .unwrap_or_else(|| format!("in {}s", wait.as_secs()));
                         return Err(FetchError::RateLimited { reset });
                     }
-                    tracing::warn!(source = source.name(), stream, wait_ms = wait.as_millis() as u64, "rate limited (429), waiting for reset");
+                    tracing::warn!(
+                        source = source.name(),
+                        stream,
+                        wait_ms = wait.as_millis() as u64,
+                        "rate limited (429), waiting for reset"
+                    );
                     tokio::time::sleep(wait).await;
                     continue;
                 }
@@ -138,15 +154,23 @@ pub async fn fetch(
                         attempt -= 1;
                         continue;
                     }
-                    return Err(FetchError::Unauthorized { status, detail: excerpt(&body) });
+                    return Err(FetchError::Unauthorized {
+                        status,
+                        detail: excerpt(&body),
+                    });
                 }
                 if status == 404 {
-                    return Err(FetchError::NotFound { detail: excerpt(&body) });
+                    return Err(FetchError::NotFound {
+                        detail: excerpt(&body),
+                    });
                 }
                 if status >= 500 || status == 408 {
                     format!("HTTP {status}: {}", excerpt(&body))
                 } else {
-                    return Err(FetchError::Rejected { status, detail: excerpt(&body) });
+                    return Err(FetchError::Rejected {
+                        status,
+                        detail: excerpt(&body),
+                    });
                 }
             }
             Err(e) => {
@@ -161,7 +185,10 @@ pub async fn fetch(
             }
         };
         if attempt >= policy.max_attempts {
-            return Err(FetchError::Exhausted { attempts: attempt, last: transient });
+            return Err(FetchError::Exhausted {
+                attempts: attempt,
+                last: transient,
+            });
         }
         let wait = policy.backoff(attempt);
         tracing::warn!(source = source.name(), stream, attempt, wait_ms = wait.as_millis() as u64, error = %transient, "transient failure, retrying");
@@ -170,7 +197,10 @@ pub async fn fetch(
 }
 
 fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
 }
 
 /// X: `x-rate-limit-remaining` and `x-rate-limit-reset` (Unix seconds).
@@ -269,7 +299,10 @@ mod tests {
         };
         for _ in 0..50 {
             let b1 = p.backoff(1);
-            assert!(b1 >= Duration::from_millis(50) && b1 <= Duration::from_millis(100), "{b1:?}");
+            assert!(
+                b1 >= Duration::from_millis(50) && b1 <= Duration::from_millis(100),
+                "{b1:?}"
+            );
             let b3 = p.backoff(3);
             assert!(b3 >= Duration::from_millis(200) && b3 <= Duration::from_millis(400));
             assert!(p.backoff(30) <= Duration::from_millis(1000));
@@ -279,7 +312,10 @@ mod tests {
     #[test]
     fn x_headers_give_epoch_reset() {
         let rl = rate_limit_epoch(
-            &hm(&[("x-rate-limit-remaining", "0"), ("x-rate-limit-reset", "1665183228")]),
+            &hm(&[
+                ("x-rate-limit-remaining", "0"),
+                ("x-rate-limit-reset", "1665183228"),
+            ]),
             "x-rate-limit-remaining",
             "x-rate-limit-reset",
         );
@@ -297,14 +333,20 @@ mod tests {
             ("x-ratelimit-reset", "2026-08-01T13:55:00.940463Z"),
         ]));
         assert_eq!(rl.remaining, Some(299));
-        assert_eq!(rl.reset_at.unwrap().to_rfc3339(), "2026-08-01T13:55:00.940463+00:00");
+        assert_eq!(
+            rl.reset_at.unwrap().to_rfc3339(),
+            "2026-08-01T13:55:00.940463+00:00"
+        );
         assert_eq!(pause_after(&rl, Utc::now()), None);
     }
 
     #[test]
     fn ietf_reset_accepts_delta_and_epoch() {
         let now = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
-        let rl = rate_limit_ietf(&hm(&[("ratelimit-remaining", "0"), ("ratelimit-reset", "30")]), now);
+        let rl = rate_limit_ietf(
+            &hm(&[("ratelimit-remaining", "0"), ("ratelimit-reset", "30")]),
+            now,
+        );
         assert_eq!(rl.reset_at.unwrap().timestamp(), 1_700_000_030);
         let rl = rate_limit_ietf(&hm(&[("ratelimit-reset", "1700000100")]), now);
         assert_eq!(rl.reset_at.unwrap().timestamp(), 1_700_000_100);
@@ -329,7 +371,10 @@ mod tests {
             "x-business-use-case-usage",
             r#"{"123":[{"call_count":100,"total_cputime":5,"total_time":10,"estimated_time_to_regain_access":7}]}"#,
         )]);
-        assert_eq!(rate_limit_buc(&blocked, 80, min).pause, Some(Duration::from_secs(420)));
+        assert_eq!(
+            rate_limit_buc(&blocked, 80, min).pause,
+            Some(Duration::from_secs(420))
+        );
         assert_eq!(rate_limit_buc(&hm(&[]), 80, min), RateLimit::default());
     }
 }

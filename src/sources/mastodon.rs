@@ -115,7 +115,11 @@ fn to_message(ctx: &MastodonContext, s: &Status) -> NewMessage {
         external_id: s.id.clone(),
         brand: ctx.brand.clone(),
         author: s.account.acct.clone(),
-        direction: if outbound { Direction::Outbound } else { Direction::Inbound },
+        direction: if outbound {
+            Direction::Outbound
+        } else {
+            Direction::Inbound
+        },
         created_at: s.created_at,
         text,
         reply_to: s.in_reply_to_id.clone(),
@@ -147,7 +151,11 @@ pub fn parse_notifications(
         .collect();
     Ok(Page {
         messages,
-        next: if items.is_empty() { None } else { link_rel(headers, "prev") },
+        next: if items.is_empty() {
+            None
+        } else {
+            link_rel(headers, "prev")
+        },
         newest: max_id(items.iter().map(|n| n.id.as_str())),
     })
 }
@@ -167,7 +175,11 @@ pub fn parse_statuses(
         .collect();
     Ok(Page {
         messages,
-        next: if items.is_empty() { None } else { link_rel(headers, "prev") },
+        next: if items.is_empty() {
+            None
+        } else {
+            link_rel(headers, "prev")
+        },
         newest: max_id(items.iter().map(|s| s.id.as_str())),
     })
 }
@@ -236,8 +248,16 @@ impl Source for MastodonSource {
         format!(
             "Mastodon mentions of account {} (@{}){} on {}",
             self.ctx.account_id,
-            self.ctx.brand_handles.first().map(String::as_str).unwrap_or(""),
-            if self.include_own { " and its replies" } else { "" },
+            self.ctx
+                .brand_handles
+                .first()
+                .map(String::as_str)
+                .unwrap_or(""),
+            if self.include_own {
+                " and its replies"
+            } else {
+                ""
+            },
             self.r.base
         )
     }
@@ -277,7 +297,12 @@ impl Source for MastodonSource {
             .map_err(|e| FetchError::Build(e.to_string()))?;
         Ok(auth(http.get(url).query(&q)))
     }
-    fn parse_page(&self, stream: &str, _stored: Option<&str>, page: &RawPage) -> Result<Page, ParseError> {
+    fn parse_page(
+        &self,
+        stream: &str,
+        _stored: Option<&str>,
+        page: &RawPage,
+    ) -> Result<Page, ParseError> {
         if stream == "own" {
             parse_statuses(&self.ctx, &page.headers, &page.body)
         } else {
@@ -331,11 +356,17 @@ mod tests {
         let m = &page.messages[0];
         assert_eq!(m.external_id, "110000000000000003");
         assert_eq!(m.author, "carol@other.example");
-        assert_eq!(m.text, "@acme my parcel & the tracking link are broken\n\nhelp?");
+        assert_eq!(
+            m.text,
+            "@acme my parcel & the tracking link are broken\n\nhelp?"
+        );
         assert_eq!(m.reply_to.as_deref(), Some("110000000000000002"));
-        assert_eq!(m.engagement, Some(2 + 1 + 0));
+        assert_eq!(m.engagement, Some(2 + 1));
         assert_eq!(m.direction, Direction::Inbound);
-        assert_eq!(m.url.as_deref(), Some("https://other.example/@carol/110000000000000003"));
+        assert_eq!(
+            m.url.as_deref(),
+            Some("https://other.example/@carol/110000000000000003")
+        );
         // A brand colleague mentioning the account is outbound.
         assert_eq!(page.messages[1].direction, Direction::Outbound);
         let empty = parse_notifications(&ctx(), &h, b"[]").unwrap();
@@ -352,7 +383,10 @@ mod tests {
 
     #[test]
     fn recorded_exchange_parses() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/api/mastodon/notifications_mentions.json");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/data/api/mastodon/notifications_mentions.json"
+        );
         let Ok(raw) = std::fs::read_to_string(path) else {
             eprintln!("skipping: {path} is absent");
             return;
@@ -387,6 +421,9 @@ mod tests {
         assert!(page.next.unwrap().contains("min_id=21"));
         let rl = http::rate_limit_iso(&h);
         assert_eq!(rl.remaining, Some(299));
-        assert_eq!(rl.reset_at.unwrap().to_rfc3339(), "2026-08-01T13:55:00.940463+00:00");
+        assert_eq!(
+            rl.reset_at.unwrap().to_rfc3339(),
+            "2026-08-01T13:55:00.940463+00:00"
+        );
     }
 }

@@ -135,7 +135,12 @@ pub trait Source: Send + Sync {
         next: Option<&str>,
     ) -> Result<reqwest::RequestBuilder, FetchError>;
     /// Parse one successful response of `stream`.
-    fn parse_page(&self, stream: &str, stored: Option<&str>, page: &RawPage) -> Result<Page, ParseError>;
+    fn parse_page(
+        &self,
+        stream: &str,
+        stored: Option<&str>,
+        page: &RawPage,
+    ) -> Result<Page, ParseError>;
     /// Read the platform's rate-limit headers.
     fn rate_limit(&self, headers: &HeaderMap) -> RateLimit;
 }
@@ -185,7 +190,9 @@ pub enum FetchError {
 /// Why a source could not be built from its configuration.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SourceError {
-    #[error("source '{source_name}': environment variable {var} is not set (it must hold the {what})")]
+    #[error(
+        "source '{source_name}': environment variable {var} is not set (it must hold the {what})"
+    )]
     MissingEnv {
         source_name: String,
         var: String,

@@ -116,7 +116,15 @@ impl Poller {
         for stream in source.streams() {
             match self.poll_stream(source, stream).await {
                 Ok(r) => {
-                    tracing::debug!(source = source.name(), stream, pages = r.pages, fetched = r.fetched, inserted = r.inserted, duplicates = r.duplicates, "stream polled");
+                    tracing::debug!(
+                        source = source.name(),
+                        stream,
+                        pages = r.pages,
+                        fetched = r.fetched,
+                        inserted = r.inserted,
+                        duplicates = r.duplicates,
+                        "stream polled"
+                    );
                     report.streams.push(r);
                 }
                 Err(e) => {
@@ -174,11 +182,20 @@ impl Poller {
             report.pages += 1;
             let more = match &page.next {
                 Some(n) if next.as_deref() == Some(n.as_str()) => {
-                    tracing::warn!(source = name, stream, "platform returned the same page token twice; stopping");
+                    tracing::warn!(
+                        source = name,
+                        stream,
+                        "platform returned the same page token twice; stopping"
+                    );
                     false
                 }
                 Some(_) if report.pages >= settings.max_pages => {
-                    tracing::warn!(source = name, stream, max_pages = settings.max_pages, "page limit reached; older items of this cycle are skipped");
+                    tracing::warn!(
+                        source = name,
+                        stream,
+                        max_pages = settings.max_pages,
+                        "page limit reached; older items of this cycle are skipped"
+                    );
                     false
                 }
                 Some(_) => true,
@@ -188,9 +205,13 @@ impl Poller {
                 Order::OldestFirst => page.newest.clone(),
                 Order::NewestFirst => {
                     cycle_newest = match (cycle_newest.take(), page.newest.clone()) {
-                        (Some(a), Some(b)) => Some(
-                            if numeric_id_cmp(&b, &a) == std::cmp::Ordering::Greater { b } else { a },
-                        ),
+                        (Some(a), Some(b)) => {
+                            Some(if numeric_id_cmp(&b, &a) == std::cmp::Ordering::Greater {
+                                b
+                            } else {
+                                a
+                            })
+                        }
                         (a, b) => a.or(b),
                     };
                     if more {
@@ -220,10 +241,20 @@ impl Poller {
             next = page.next;
             if let Some(p) = http::pause_after(&source.rate_limit(&raw.headers), Utc::now()) {
                 if p > settings.max_rate_wait {
-                    tracing::warn!(source = name, stream, wait_s = p.as_secs(), "rate limit window exhausted; resuming next cycle");
+                    tracing::warn!(
+                        source = name,
+                        stream,
+                        wait_s = p.as_secs(),
+                        "rate limit window exhausted; resuming next cycle"
+                    );
                     break;
                 }
-                tracing::info!(source = name, stream, wait_ms = p.as_millis() as u64, "pausing for the platform's rate limit");
+                tracing::info!(
+                    source = name,
+                    stream,
+                    wait_ms = p.as_millis() as u64,
+                    "pausing for the platform's rate limit"
+                );
                 tokio::time::sleep(p).await;
             }
         }
@@ -248,10 +279,19 @@ impl Poller {
                 let report = poller.poll_once(source.as_ref()).await;
                 if report.is_ok() {
                     failures = 0;
-                    tracing::info!(source = source.name(), inserted = report.inserted(), "poll cycle done");
+                    tracing::info!(
+                        source = source.name(),
+                        inserted = report.inserted(),
+                        "poll cycle done"
+                    );
                 } else {
                     failures = failures.saturating_add(1);
-                    tracing::warn!(source = source.name(), failed_streams = report.errors.len(), consecutive = failures, "poll cycle had failures");
+                    tracing::warn!(
+                        source = source.name(),
+                        failed_streams = report.errors.len(),
+                        consecutive = failures,
+                        "poll cycle had failures"
+                    );
                 }
                 let wait = source.settings().interval * (1u32 << failures.min(3));
                 tokio::select! {

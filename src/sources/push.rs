@@ -120,7 +120,11 @@ async fn ingest(State(st): State<PushState>, headers: HeaderMap, body: String) -
     let status = if reply.errors.is_empty() {
         StatusCode::OK
     } else {
-        tracing::warn!(source = PUSH_SOURCE, bad_lines = reply.errors.len(), "pushed lines rejected");
+        tracing::warn!(
+            source = PUSH_SOURCE,
+            bad_lines = reply.errors.len(),
+            "pushed lines rejected"
+        );
         StatusCode::BAD_REQUEST
     };
     (status, Json(reply)).into_response()
@@ -149,33 +153,77 @@ mod tests {
         let c = reqwest::Client::new();
         let r = c.post(&url).body(GOOD).send().await.unwrap();
         assert_eq!(r.status(), 401);
-        let r = c.post(&url).bearer_auth("wrong").body(GOOD).send().await.unwrap();
+        let r = c
+            .post(&url)
+            .bearer_auth("wrong")
+            .body(GOOD)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 401);
         assert!(sink.messages().is_empty());
 
         let body = format!("{GOOD}\n\n{GOOD2}\n");
-        let r = c.post(&url).bearer_auth("s3cret").body(body).send().await.unwrap();
+        let r = c
+            .post(&url)
+            .bearer_auth("s3cret")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
         let reply: IngestReply = r.json().await.unwrap();
-        assert_eq!(reply, IngestReply { received: 2, inserted: 2, duplicates: 0, errors: vec![] });
+        assert_eq!(
+            reply,
+            IngestReply {
+                received: 2,
+                inserted: 2,
+                duplicates: 0,
+                errors: vec![]
+            }
+        );
 
-        let body = format!("{GOOD}\nnot json\n{}\n", GOOD2.replace("2024-05-02T10:05:00+02:00", "yesterday"));
-        let r = c.post(&url).bearer_auth("s3cret").body(body).send().await.unwrap();
+        let body = format!(
+            "{GOOD}\nnot json\n{}\n",
+            GOOD2.replace("2024-05-02T10:05:00+02:00", "yesterday")
+        );
+        let r = c
+            .post(&url)
+            .bearer_auth("s3cret")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 400);
         let reply: IngestReply = r.json().await.unwrap();
         assert_eq!(reply.received, 3);
         assert_eq!(reply.duplicates, 1);
-        assert_eq!(reply.errors.iter().map(|e| e.line).collect::<Vec<_>>(), [2, 3]);
+        assert_eq!(
+            reply.errors.iter().map(|e| e.line).collect::<Vec<_>>(),
+            [2, 3]
+        );
 
         let good_line3 = r#"{"platform":"bluesky","external_id":"at://x/app.bsky.feed.post/1","brand":"acme","author":"e","direction":"inbound","created_at":"2024-05-02T11:00:00Z","text":"hi"}"#;
         let body = format!("{{\"platform\":\"myspace\"}}\n{good_line3}");
-        let r = c.post(&url).bearer_auth("s3cret").body(body).send().await.unwrap();
+        let r = c
+            .post(&url)
+            .bearer_auth("s3cret")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 400);
         let reply: IngestReply = r.json().await.unwrap();
-        assert_eq!((reply.inserted, reply.errors.len(), reply.errors[0].line), (1, 1, 1));
+        assert_eq!(
+            (reply.inserted, reply.errors.len(), reply.errors[0].line),
+            (1, 1, 1)
+        );
         let stored = sink.messages();
         assert_eq!(stored.len(), 3);
         assert_eq!(stored[1].reply_to.as_deref(), Some("1"));
-        assert_eq!(stored[1].created_at.to_rfc3339(), "2024-05-02T08:05:00+00:00");
+        assert_eq!(
+            stored[1].created_at.to_rfc3339(),
+            "2024-05-02T08:05:00+00:00"
+        );
     }
 }

@@ -68,7 +68,9 @@ impl MemorySink {
 
     /// Set a cursor directly (to test resuming).
     pub fn set_cursor(&self, key: &str, value: &str) {
-        self.lock().cursors.insert(key.to_string(), value.to_string());
+        self.lock()
+            .cursors
+            .insert(key.to_string(), value.to_string());
     }
 
     /// Number of `commit` calls so far.
@@ -133,11 +135,29 @@ mod tests {
     #[tokio::test]
     async fn dedupes_and_sets_cursor_only_when_given() {
         let s = MemorySink::new();
-        let o = s.commit("x/m", vec![msg("1"), msg("2"), msg("1")], None).await.unwrap();
-        assert_eq!(o, CommitOutcome { inserted: 2, duplicates: 1 });
+        let o = s
+            .commit("x/m", vec![msg("1"), msg("2"), msg("1")], None)
+            .await
+            .unwrap();
+        assert_eq!(
+            o,
+            CommitOutcome {
+                inserted: 2,
+                duplicates: 1
+            }
+        );
         assert_eq!(s.cursor("x/m").await.unwrap(), None);
-        let o = s.commit("x/m", vec![msg("2")], Some("2".into())).await.unwrap();
-        assert_eq!(o, CommitOutcome { inserted: 0, duplicates: 1 });
+        let o = s
+            .commit("x/m", vec![msg("2")], Some("2".into()))
+            .await
+            .unwrap();
+        assert_eq!(
+            o,
+            CommitOutcome {
+                inserted: 0,
+                duplicates: 1
+            }
+        );
         assert_eq!(s.stored_cursor("x/m").as_deref(), Some("2"));
         assert_eq!(s.messages().len(), 2);
     }

@@ -120,7 +120,9 @@ pub fn parse_page(ctx: &XContext, body: &[u8]) -> Result<Page, ParseError> {
         let handle = username(&author_id);
         let author = handle.clone().unwrap_or_else(|| author_id.clone());
         let outbound = (!author_id.is_empty() && author_id == ctx.user_id)
-            || handle.as_deref().is_some_and(|h| is_brand(&ctx.brand_handles, h));
+            || handle
+                .as_deref()
+                .is_some_and(|h| is_brand(&ctx.brand_handles, h));
         let created_at = t
             .created_at
             .or_else(|| snowflake_time(&t.id))
@@ -142,7 +144,11 @@ pub fn parse_page(ctx: &XContext, body: &[u8]) -> Result<Page, ParseError> {
             external_id: t.id.clone(),
             brand: ctx.brand.clone(),
             author,
-            direction: if outbound { Direction::Outbound } else { Direction::Inbound },
+            direction: if outbound {
+                Direction::Outbound
+            } else {
+                Direction::Inbound
+            },
             created_at,
             text: t.text.clone(),
             reply_to,
@@ -220,8 +226,16 @@ impl Source for XSource {
         format!(
             "X mentions of user {} (@{}){} from {}",
             self.ctx.user_id,
-            self.ctx.brand_handles.first().map(String::as_str).unwrap_or(""),
-            if self.include_own { " and its replies" } else { "" },
+            self.ctx
+                .brand_handles
+                .first()
+                .map(String::as_str)
+                .unwrap_or(""),
+            if self.include_own {
+                " and its replies"
+            } else {
+                ""
+            },
             self.r.base
         )
     }
@@ -235,7 +249,11 @@ impl Source for XSource {
         stored: Option<&str>,
         next: Option<&str>,
     ) -> Result<reqwest::RequestBuilder, FetchError> {
-        let edge = if stream == "own" { "tweets" } else { "mentions" };
+        let edge = if stream == "own" {
+            "tweets"
+        } else {
+            "mentions"
+        };
         let url = self
             .r
             .base
@@ -265,7 +283,12 @@ impl Source for XSource {
             .query(&q)
             .bearer_auth(self.r.token.expose_secret()))
     }
-    fn parse_page(&self, stream: &str, _stored: Option<&str>, page: &RawPage) -> Result<Page, ParseError> {
+    fn parse_page(
+        &self,
+        stream: &str,
+        _stored: Option<&str>,
+        page: &RawPage,
+    ) -> Result<Page, ParseError> {
         if stream == "own" {
             let ctx = XContext {
                 replies_only: true,
@@ -308,7 +331,7 @@ mod tests {
         assert_eq!(reply.reply_to.as_deref(), Some("1002"));
         assert_eq!(reply.conversation_ref.as_deref(), Some("1001"));
         assert_eq!(reply.url.as_deref(), Some("https://x.com/dana/status/1003"));
-        assert_eq!(reply.engagement, Some(3 + 1 + 0));
+        assert_eq!(reply.engagement, Some(3 + 1));
         assert_eq!(reply.created_at.to_rfc3339(), "2024-05-02T10:05:00+00:00");
         let brand = &page.messages[1];
         assert_eq!(brand.direction, Direction::Outbound);
@@ -327,7 +350,14 @@ mod tests {
     #[test]
     fn replies_only_drops_broadcasts() {
         let body = include_bytes!("../../tests/fixtures/x/mentions_page1.json");
-        let page = parse_page(&XContext { replies_only: true, ..ctx() }, body).unwrap();
+        let page = parse_page(
+            &XContext {
+                replies_only: true,
+                ..ctx()
+            },
+            body,
+        )
+        .unwrap();
         assert!(page.messages.iter().all(|m| m.reply_to.is_some()));
     }
 
@@ -346,8 +376,14 @@ mod tests {
             return;
         }
         for (file, token) in [
-            ("users_mentions.json", "7140dibdnow9c7btw423i3sy3u5zupmkcpofxcsmxj48j"),
-            ("search_recent.json", "b26v89c19zqg8o3fpzbn1e0ffhxjiofzw6po136rvbnul"),
+            (
+                "users_mentions.json",
+                "7140dibdnow9c7btw423i3sy3u5zupmkcpofxcsmxj48j",
+            ),
+            (
+                "search_recent.json",
+                "b26v89c19zqg8o3fpzbn1e0ffhxjiofzw6po136rvbnul",
+            ),
         ] {
             let raw: serde_json::Value =
                 serde_json::from_str(&std::fs::read_to_string(format!("{dir}/{file}")).unwrap())
@@ -356,10 +392,19 @@ mod tests {
             let page = parse_page(&ctx(), &body).unwrap();
             assert_eq!(page.messages.len(), 10, "{file}");
             assert_eq!(page.next.as_deref(), Some(token));
-            assert_eq!(page.newest.as_deref(), raw[0]["body"]["meta"]["newest_id"].as_str());
-            assert!(page.messages.iter().all(|m| m.direction == Direction::Inbound));
+            assert_eq!(
+                page.newest.as_deref(),
+                raw[0]["body"]["meta"]["newest_id"].as_str()
+            );
+            assert!(page
+                .messages
+                .iter()
+                .all(|m| m.direction == Direction::Inbound));
             // No created_at in the recording: the snowflake time matches the response date.
-            assert!(page.messages[0].created_at.to_rfc3339().starts_with("2022-10-07T22:"));
+            assert!(page.messages[0]
+                .created_at
+                .to_rfc3339()
+                .starts_with("2022-10-07T22:"));
             let rl = http::rate_limit_epoch(
                 &{
                     let mut h = HeaderMap::new();
