@@ -278,6 +278,54 @@ impl App {
     }
 }
 
+/// The platform sources of the config, parsed and checked.
+pub fn platform_specs(config: &Config) -> anyhow::Result<Vec<crate::sources::config::SourceSpec>> {
+    let mut specs = Vec::new();
+    for s in &config.sources {
+        if let SourceSpec::Platform { name, table } = s {
+            let spec: crate::sources::config::SourceSpec =
+                table.clone().try_into().map_err(|e| {
+                    anyhow::anyhow!(
+                        "{}: source '{name}' is not valid: {e}",
+                        config.path.display()
+                    )
+                })?;
+            specs.push(spec);
+        }
+    }
+    Ok(specs)
+}
+
+/// The store as the poller's sink: messages and cursor in one transaction.
+struct StoreSink {
+    app: Arc<App>,
+}
+
+impl crate::sources::sink::Sink for StoreSink {
+    fn commit<'a>(
+        &'a self,
+        source: &'a str,
+        messages: Vec<NewMessage>,
+        cursor: Option<String>,
+    ) -> crate::sources::BoxFuture<'a, anyhow::Result<crate::sources::sink::CommitOutcome>> {
+        Box::pin(async move {
+            let c = cursor.as_deref().map(|c| (source, Some(c)));
+            let o = self.app.ingest(messages, c, Utc::now().timestamp()).await?;
+            Ok(crate::sources::sink::CommitOutcome {
+                inserted: o.inserted,
+                duplicates: o.duplicates,
+            })
+        })
+    }
+
+    fn cursor<'a>(
+        &'a self,
+        source: &'a str,
+    ) -> crate::sources::BoxFuture<'a, anyhow::Result<Option<String>>> {
+        Box::pin(async move { Ok(self.app.store.cursor(source).await?) })
+    }
+}
+
 /// Runs the bot until Ctrl-C (or end of stdin for the console chat).
 pub async fn run(config: Config) -> anyhow::Result<()> {
     if config.chat.kind != ChatKind::Console {
@@ -298,14 +346,29 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let mut tasks = Vec::new();
     for s in &app.config.sources {
-        match s {
-            SourceSpec::Demo(d) => {
-                // The first back-fill runs before the first digest so the digest has data.
-                let first = app.clone();
-                let spec = d.clone();
-                tasks.push(tokio::spawn(first.run_demo(spec, shutdown_rx.clone())));
+        if let SourceSpec::Demo(d) = s {
+            tasks.push(tokio::spawn(
+                app.clone().run_demo(d.clone(), shutdown_rx.clone()),
+            ));
+        }
+    }
+    let specs = platform_specs(&app.config)?;
+    if !specs.is_empty() {
+        let env = |k: &str| crate::config::process_env(k);
+        let mut built: Vec<Arc<dyn crate::sources::Source>> = Vec::new();
+        for spec in &specs {
+            match crate::sources::config::build_source(spec, &env) {
+                Ok(source) => built.push(Arc::from(source)),
+                // One source that cannot start is reported; the others run.
+                Err(e) => tracing::error!(error = %e, "a source cannot start"),
             }
         }
+        let sink: Arc<dyn crate::sources::sink::Sink> = Arc::new(StoreSink { app: app.clone() });
+        let poller = Arc::new(crate::sources::poller::Poller::new(
+            sink,
+            Default::default(),
+        )?);
+        tasks.extend(poller.spawn_all(built, shutdown_rx.clone()));
     }
     // Wait briefly for the first back-fill so the opening digest has numbers.
     for _ in 0..120 {

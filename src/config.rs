@@ -238,12 +238,19 @@ pub struct KeywordRule {
 #[derive(Debug, Clone)]
 pub enum SourceSpec {
     Demo(DemoSourceConfig),
+    /// A platform source (x, mastodon, bluesky, facebook), kept as written; `sources::config`
+    /// parses and checks it when the sources are built.
+    Platform {
+        name: String,
+        table: toml::Value,
+    },
 }
 
 impl SourceSpec {
     pub fn name(&self) -> &str {
         match self {
             SourceSpec::Demo(d) => &d.name,
+            SourceSpec::Platform { name, .. } => name,
         }
     }
 }
@@ -766,11 +773,19 @@ fn validate(
                     ),
                 }
             }
+            Some("x" | "mastodon" | "bluesky" | "facebook") => {
+                let name = value
+                    .get("name")
+                    .and_then(|n| n.as_str())
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("source-{i}"));
+                sources.push(SourceSpec::Platform { name, table: value });
+            }
             Some(other) => problem(
                 problems,
                 format!("{key}.kind"),
                 format!("'{other}' is not a source kind this build knows"),
-                "kind = \"demo\"",
+                "kind = \"demo\", \"x\", \"mastodon\", \"bluesky\" or \"facebook\"",
             ),
             None => problem(
                 problems,

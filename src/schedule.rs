@@ -25,6 +25,12 @@ pub fn latest_due(
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// The key a run is claimed under: its local wall-clock time (as if it were UTC seconds), so
+/// the two fires of a repeated DST hour (01:30 BST and 01:30 GMT) are one slot.
+pub fn slot_key(fire: DateTime<Utc>, tz: Tz) -> i64 {
+    fire.with_timezone(&tz).naive_local().and_utc().timestamp()
+}
+
 /// The next fire time strictly after `now`.
 pub fn next_fire(cron: &str, tz: Tz, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let schedule = cron::Schedule::from_str(cron).ok()?;
@@ -82,14 +88,20 @@ mod tests {
     }
 
     #[test]
-    fn a_repeated_hour_fires_once() {
-        // 01:30 on the night clocks go back in London happens twice; cron fires once.
+    fn a_repeated_hour_is_one_slot() {
+        // 01:30 on the night clocks go back in London happens twice and cron fires at both;
+        // both fires have one slot key, so the job row lets only the first post.
         let london = chrono_tz::Europe::London;
         let fires: Vec<_> = cron::Schedule::from_str("0 30 1 * * *")
             .expect("cron")
             .after(&at("2026-10-24T12:00:00Z").with_timezone(&london))
             .take_while(|t| t.with_timezone(&Utc) < at("2026-10-25T12:00:00Z"))
             .collect();
-        assert_eq!(fires.len(), 1, "{fires:?}");
+        assert_eq!(fires.len(), 2, "{fires:?}");
+        let keys: std::collections::BTreeSet<i64> = fires
+            .iter()
+            .map(|t| slot_key(t.with_timezone(&Utc), london))
+            .collect();
+        assert_eq!(keys.len(), 1, "{fires:?}");
     }
 }

@@ -3,6 +3,7 @@
 //! calls into `app`; the per-area argument sets live in their own files.
 
 pub mod classify;
+pub mod sources;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -56,6 +57,8 @@ pub enum Cmd {
     Train(classify::TrainArgs),
     /// Evaluate the classifier on labelled data
     Eval(classify::EvalArgs),
+    /// Check the configured platform sources
+    Sources(sources::SourcesArgs),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -163,6 +166,12 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         }
         Cmd::Train(a) => classify::run_train(&a),
         Cmd::Eval(a) => classify::run_eval(&a, std::io::stdout().lock()),
+        Cmd::Sources(a) => {
+            let config = load_config(cli.config.as_deref(), cli.db.as_deref())?;
+            let specs = crate::app::platform_specs(&config)?;
+            let env = |k: &str| process_env(k);
+            sources::run(&a, &specs, &env).await
+        }
         Cmd::Run => crate::app::run(load_config(cli.config.as_deref(), cli.db.as_deref())?).await,
         Cmd::Import(a) => {
             let app = App::open(load_config(cli.config.as_deref(), cli.db.as_deref())?).await?;
@@ -279,10 +288,10 @@ async fn demo(config: Config, args: &DemoArgs) -> anyhow::Result<()> {
     let mut spec = config
         .sources
         .iter()
-        .map(|s| match s {
-            crate::config::SourceSpec::Demo(d) => d.clone(),
+        .find_map(|s| match s {
+            crate::config::SourceSpec::Demo(d) => Some(d.clone()),
+            crate::config::SourceSpec::Platform { .. } => None,
         })
-        .next()
         .unwrap_or(crate::config::DemoSourceConfig {
             name: "demo".into(),
             brand: config
