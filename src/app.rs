@@ -79,21 +79,21 @@ impl App {
         now: i64,
     ) -> anyhow::Result<IngestOutcome> {
         let mut total = IngestOutcome::default();
-        let chunks: Vec<Vec<NewMessage>> = messages.chunks(BATCH).map(|c| c.to_vec()).collect();
-        let n = chunks.len();
-        for (i, chunk) in chunks.into_iter().enumerate() {
-            let prepared = self.ingestor.prepare_all(chunk);
-            let c = if i + 1 == n { cursor } else { None };
+        let mut rest = messages;
+        loop {
+            let tail = rest.split_off(rest.len().min(BATCH));
+            let last = tail.is_empty();
+            let prepared = self
+                .ingestor
+                .prepare_all(std::mem::replace(&mut rest, tail));
+            // The cursor moves with the last batch only (an empty call still saves it).
+            let c = if last { cursor } else { None };
             total += self
                 .store
                 .ingest(prepared, c, &self.ingestor.rules, now)
                 .await?;
-        }
-        if n == 0 {
-            if let Some(c) = cursor {
-                self.store
-                    .ingest(Vec::new(), Some(c), &self.ingestor.rules, now)
-                    .await?;
+            if last {
+                break;
             }
         }
         Ok(total)

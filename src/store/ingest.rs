@@ -166,17 +166,12 @@ async fn ingest_platform(
         .iter()
         .map(|m| m.message.external_id.as_str())
         .collect();
-    let stored: HashSet<String> = lookup_pairs(
-        conn,
-        "SELECT external_id, 0 FROM messages WHERE platform = ",
-        platform,
-        " AND external_id IN ",
-        &ids,
-    )
-    .await?
-    .into_iter()
-    .map(|(k, _)| k)
-    .collect();
+    let stored: HashSet<String> =
+        lookup_pairs(conn, "external_id, 0", "external_id", platform, &ids, false)
+            .await?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
     let fresh: Vec<ClassifiedMessage> = msgs
         .into_iter()
         .filter(|m| !stored.contains(&m.message.external_id))
@@ -214,36 +209,37 @@ async fn ingest_platform(
     let mut ctx = PlanContext {
         parents: lookup_pairs(
             conn,
-            "SELECT external_id, conversation_id FROM messages WHERE platform = ",
+            "external_id, conversation_id",
+            "external_id",
             platform,
-            " AND external_id IN ",
             &parent_ids,
+            false,
         )
         .await?
         .into_iter()
         .collect(),
         refs: lookup_pairs(
             conn,
-            "SELECT conversation_ref, min(conversation_id) FROM messages WHERE platform = ",
+            "conversation_ref, min(conversation_id)",
+            "conversation_ref",
             platform,
-            " AND conversation_ref IN ",
             &refs,
+            true,
         )
         .await?
         .into_iter()
         .collect(),
         children: lookup_pairs(
             conn,
-            "SELECT reply_to, conversation_id FROM messages WHERE platform = ",
+            "reply_to, conversation_id",
+            "reply_to",
             platform,
-            " AND reply_to IN ",
             &new_ids,
+            false,
         )
         .await?,
         spans: Vec::new(),
     };
-    // The refs query groups implicitly; SQLite returns one row per matching message, so keep
-    // the smallest conversation id per ref (rows arrive in any order).
     let mut linked: BTreeSet<i64> = ctx.parents.values().copied().collect();
     linked.extend(ctx.refs.values().copied());
     linked.extend(ctx.children.iter().map(|(_, c)| *c));
@@ -417,28 +413,29 @@ async fn ingest_platform(
     Ok(outcome)
 }
 
-/// Runs `prefix platform middle (keys...)` in chunks and returns (text, integer) pairs.
+/// `SELECT {columns} FROM messages WHERE platform = ? AND {key} IN (keys...)`, in chunks,
+/// as (text, integer) pairs. `group_by_key` groups rows by the key, for aggregate columns.
 async fn lookup_pairs(
     conn: &mut SqliteConnection,
-    prefix: &str,
+    columns: &str,
+    key: &str,
     platform: Platform,
-    middle: &str,
     keys: &[&str],
+    group_by_key: bool,
 ) -> Result<Vec<(String, i64)>, sqlx::Error> {
     let mut out = Vec::new();
     for chunk in keys.chunks(KEYS_PER_LOOKUP) {
-        if chunk.is_empty() {
-            continue;
-        }
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(prefix);
-        q.push_bind(platform.as_str()).push(middle).push("(");
+        let mut q: QueryBuilder<Sqlite> =
+            QueryBuilder::new(format!("SELECT {columns} FROM messages WHERE platform = "));
+        q.push_bind(platform.as_str())
+            .push(format!(" AND {key} IN ("));
         let mut sep = q.separated(", ");
         for k in chunk {
             sep.push_bind(*k);
         }
         q.push(")");
-        if prefix.contains("min(") {
-            q.push(" GROUP BY 1");
+        if group_by_key {
+            q.push(format!(" GROUP BY {key}"));
         }
         for row in q.build().fetch_all(&mut *conn).await? {
             out.push((row.get(0), row.get(1)));
