@@ -148,12 +148,8 @@ impl App {
         }
     }
 
-    /// Back-fills and then follows the demo source until shutdown.
-    async fn run_demo(
-        self: Arc<Self>,
-        spec: crate::config::DemoSourceConfig,
-        mut shutdown: tokio::sync::watch::Receiver<bool>,
-    ) {
+    /// The simulator of a demo source.
+    fn demo_generator(&self, spec: &crate::config::DemoSourceConfig) -> DemoGenerator {
         let brand = self.config.brands.iter().find(|b| b.name == spec.brand);
         let products: Vec<String> = self
             .config
@@ -161,44 +157,62 @@ impl App {
             .iter()
             .map(|p| p.name.clone())
             .collect();
-        let generator = DemoGenerator::new(&spec, brand, &products, self.config.timezone);
-        loop {
-            let now = Utc::now();
-            let from = match self.store.cursor(&spec.name).await {
-                Ok(Some(c)) => c
-                    .parse::<i64>()
-                    .ok()
-                    .and_then(|s| DateTime::from_timestamp(s, 0)),
-                Ok(None) => None,
-                Err(e) => {
-                    tracing::error!(source = %spec.name, error = %e, "cannot read the demo cursor");
-                    None
-                }
-            }
+        DemoGenerator::new(spec, brand, &products, self.config.timezone)
+    }
+
+    /// Stores the demo messages from the source's cursor (or `history_days` ago) up to now, a
+    /// day per transaction, moving the cursor with each day.
+    async fn catch_up_demo(
+        &self,
+        generator: &DemoGenerator,
+        spec: &crate::config::DemoSourceConfig,
+    ) -> anyhow::Result<usize> {
+        let now = Utc::now();
+        let from = self
+            .store
+            .cursor(&spec.name)
+            .await?
+            .and_then(|c| c.parse::<i64>().ok())
+            .and_then(|s| DateTime::from_timestamp(s, 0))
             .unwrap_or_else(|| now - Duration::days(i64::from(spec.history_days)));
-            let mut start = from;
-            while start < now {
-                let end = (start + Duration::days(1)).min(now);
-                let msgs = generator.generate(start, end);
-                let cursor = end.timestamp().to_string();
-                match self
-                    .ingest(msgs, Some((&spec.name, Some(&cursor))), now.timestamp())
-                    .await
-                {
-                    Ok(o) if o.inserted > 0 => {
-                        tracing::info!(source = %spec.name, inserted = o.inserted, "demo messages stored")
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::error!(source = %spec.name, error = %e, "demo messages not stored; will retry");
-                        break;
-                    }
-                }
-                start = end;
-            }
+        let mut stored = 0;
+        let mut start = from;
+        while start < now {
+            let end = (start + Duration::days(1)).min(now);
+            let cursor = end.timestamp().to_string();
+            let o = self
+                .ingest(
+                    generator.generate(start, end),
+                    Some((&spec.name, Some(&cursor))),
+                    now.timestamp(),
+                )
+                .await?;
+            stored += o.inserted;
+            start = end;
+        }
+        Ok(stored)
+    }
+
+    /// Follows the demo source in real time until shutdown.
+    async fn run_demo(
+        self: Arc<Self>,
+        spec: crate::config::DemoSourceConfig,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let generator = self.demo_generator(&spec);
+        loop {
             tokio::select! {
                 _ = tokio::time::sleep(StdDuration::from_secs(15)) => {}
                 _ = shutdown.changed() => return,
+            }
+            match self.catch_up_demo(&generator, &spec).await {
+                Ok(n) if n > 0 => {
+                    tracing::info!(source = %spec.name, inserted = n, "demo messages stored")
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(source = %spec.name, error = %e, "demo messages not stored; will retry")
+                }
             }
         }
     }
@@ -344,9 +358,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         app.store.path()
     );
 
+    // Demo history is filled before anything reports, so the first digests have numbers.
     let mut tasks = Vec::new();
     for s in &app.config.sources {
         if let SourceSpec::Demo(d) = s {
+            eprintln!(
+                "Simulating demo history for source '{}' (up to {} days)...",
+                d.name, d.history_days
+            );
+            let n = app.catch_up_demo(&app.demo_generator(d), d).await?;
+            eprintln!("Stored {n} demo messages.");
             tasks.push(tokio::spawn(
                 app.clone().run_demo(d.clone(), shutdown_rx.clone()),
             ));
@@ -370,14 +391,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         )?);
         tasks.extend(poller.spawn_all(built, shutdown_rx.clone()));
     }
-    // Wait briefly for the first back-fill so the opening digest has numbers.
-    for _ in 0..120 {
-        if app.store.latest_message_at().await?.is_some() || app.config.sources.is_empty() {
-            break;
-        }
-        tokio::time::sleep(StdDuration::from_millis(250)).await;
-    }
-
     // Opening digest: today so far.
     let now = Utc::now();
     let (_, r, prev) = app
