@@ -227,3 +227,20 @@ fn cross_validated_macro_f1_meets_the_bar() {
     assert!(macro_f1 >= 0.80, "{out}");
     assert!(out.contains("apparel") && out.contains("fold 5"), "{out}");
 }
+
+#[test]
+fn output_order_follows_input_across_batches_and_threads() {
+    let mut input = Vec::new();
+    for i in 0..20_000 {
+        input.extend_from_slice(if i % 3 == 0 { b"I love it\n" } else { b"meh\n" });
+    }
+    let (ok, out, err) = run(&["classify"], &input);
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 20_000);
+    for (i, l) in lines.iter().enumerate() {
+        let v: serde_json::Value = serde_json::from_str(l).expect("json");
+        let positive = v["compound"].as_f64().unwrap_or(0.0) > 0.5;
+        assert_eq!(positive, i % 3 == 0, "line {i}: {l}");
+    }
+}
