@@ -261,6 +261,13 @@ pub struct Scratch {
     word: Vec<u8>,
 }
 
+impl Scratch {
+    /// The tokens of the text last passed to `extract`.
+    pub fn tokens(&self) -> &[String] {
+        &self.tokens
+    }
+}
+
 /// Builds the feature vector of one message. `raw` is the text as received (for counts of
 /// @handles and links), `clean` the stripped text, `s` its sentiment.
 pub fn extract(

@@ -51,7 +51,7 @@ pub struct Classifier {
 }
 
 thread_local! {
-    static BUFFERS: RefCell<(Scratch, FeatureVec, Vec<String>)> = RefCell::new(Default::default());
+    static BUFFERS: RefCell<(Scratch, FeatureVec)> = RefCell::new(Default::default());
 }
 
 fn rules_fingerprint(r: &Rules) -> u64 {
@@ -134,12 +134,10 @@ impl Classifier {
     fn classify_scored(&self, raw: &str, clean: &str, sentiment: Sentiment) -> Classification {
         let (p, thanks) = BUFFERS.with(|b| {
             let mut b = b.borrow_mut();
-            let (scratch, fv, tokens) = &mut *b;
+            let (scratch, fv) = &mut *b;
             features::extract(&self.model.cfg, raw, clean, &sentiment, scratch, fv);
             let p = self.model.predict(fv);
-            let lower = clean.to_lowercase();
-            features::tokenize(&lower, tokens);
-            (p, category::has_thanks_cue(tokens))
+            (p, category::has_thanks_cue(scratch.tokens()))
         });
         let inquiry = category::inquiry_strength(clean);
         let (cat, confidence) = category::decide(

@@ -186,8 +186,40 @@ fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
+/// Lines classified per batch; batches are split across threads and written in order.
+const BATCH: usize = 8192;
+
+fn classify_line(args: &ClassifyArgs, classifier: &Classifier, bytes: &[u8], out: &mut Vec<u8>) {
+    let text = String::from_utf8_lossy(bytes);
+    let (clean, c): (String, Classification) = if args.raw {
+        (text.to_string(), classifier.classify_clean(&text, &text))
+    } else {
+        let clean = crate::classify::strip_markup(&text);
+        let c = classifier.classify_clean(&text, &clean);
+        (clean, c)
+    };
+    let line = Line {
+        compound: c.sentiment.compound,
+        pos: c.sentiment.pos,
+        neu: c.sentiment.neu,
+        neg: c.sentiment.neg,
+        category: c.category.as_str(),
+        confidence: round4(c.confidence),
+        complaint_score: round4(c.complaint_score),
+        products: &c.products,
+        topics: &c.topics,
+        text: args.echo_text.then_some(clean.as_str()),
+    };
+    // Serialising plain numbers, strings and string lists into a Vec cannot fail.
+    if serde_json::to_writer(&mut *out, &line).is_err() {
+        out.extend_from_slice(b"{}");
+    }
+    out.push(b'\n');
+}
+
 /// Classifies every line of `input` (an empty line included) and writes one JSON object per
-/// line to `output`.
+/// line to `output`, in input order. Lines are read as bytes and decoded lossily; batches
+/// are classified on all available cores.
 pub fn run_classify(
     args: &ClassifyArgs,
     mut input: impl BufRead,
@@ -195,44 +227,58 @@ pub fn run_classify(
 ) -> anyhow::Result<()> {
     let rules = load_rules(args.rules.as_deref())?;
     let classifier = build_classifier(&rules, args.model.as_deref())?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut out = std::io::BufWriter::new(output);
-    let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        let n = input
-            .read_until(b'\n', &mut buf)
-            .context("cannot read standard input")?;
-        if n == 0 {
+    let mut lines: Vec<Vec<u8>> = Vec::with_capacity(BATCH);
+    let mut eof = false;
+    while !eof {
+        lines.clear();
+        while lines.len() < BATCH {
+            let mut buf = Vec::new();
+            let n = input
+                .read_until(b'\n', &mut buf)
+                .context("cannot read standard input")?;
+            if n == 0 {
+                eof = true;
+                break;
+            }
+            if buf.last() == Some(&b'\n') {
+                buf.pop();
+                if buf.last() == Some(&b'\r') {
+                    buf.pop();
+                }
+            }
+            lines.push(buf);
+        }
+        if lines.is_empty() {
             break;
         }
-        if buf.last() == Some(&b'\n') {
-            buf.pop();
-            if buf.last() == Some(&b'\r') {
-                buf.pop();
-            }
+        let chunk = lines.len().div_ceil(threads).max(1);
+        let classifier = &classifier;
+        let results: anyhow::Result<Vec<Vec<u8>>> = std::thread::scope(|s| {
+            let handles: Vec<_> = lines
+                .chunks(chunk)
+                .map(|part| {
+                    s.spawn(move || {
+                        let mut buf = Vec::with_capacity(part.len() * 160);
+                        for l in part {
+                            classify_line(args, classifier, l, &mut buf);
+                        }
+                        buf
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .map_err(|_| anyhow::anyhow!("a classification thread failed; please report the input that caused it"))
+                })
+                .collect()
+        });
+        for r in results? {
+            out.write_all(&r).context("cannot write output")?;
         }
-        let text = String::from_utf8_lossy(&buf);
-        let (clean, c): (String, Classification) = if args.raw {
-            (text.to_string(), classifier.classify_clean(&text, &text))
-        } else {
-            let clean = crate::classify::strip_markup(&text);
-            let c = classifier.classify_clean(&text, &clean);
-            (clean, c)
-        };
-        let line = Line {
-            compound: c.sentiment.compound,
-            pos: c.sentiment.pos,
-            neu: c.sentiment.neu,
-            neg: c.sentiment.neg,
-            category: c.category.as_str(),
-            confidence: round4(c.confidence),
-            complaint_score: round4(c.complaint_score),
-            products: &c.products,
-            topics: &c.topics,
-            text: args.echo_text.then_some(clean.as_str()),
-        };
-        serde_json::to_writer(&mut out, &line).context("cannot write output")?;
-        out.write_all(b"\n").context("cannot write output")?;
     }
     out.flush().context("cannot write output")?;
     Ok(())
