@@ -60,7 +60,10 @@ fn filters() -> Vec<OptionSpec> {
         positional: false,
     };
     vec![
-        text("platform", "Only this platform (x, facebook, mastodon, bluesky)"),
+        text(
+            "platform",
+            "Only this platform (x, facebook, mastodon, bluesky)",
+        ),
         text("brand", "Only mentions of this brand"),
         text("product", "Only mentions of this product"),
     ]
@@ -114,7 +117,12 @@ pub fn kpi_schema() -> Vec<SubcommandSpec> {
             name: "chart",
             description: "A chart of the last days",
             options: vec![
-                positional("kind", "What to chart", OptionKind::Choice(CHART_KINDS), true),
+                positional(
+                    "kind",
+                    "What to chart",
+                    OptionKind::Choice(CHART_KINDS),
+                    true,
+                ),
                 positional(
                     "days",
                     "How many days back (1-90)",
@@ -264,32 +272,43 @@ mod tests {
 
     #[test]
     fn filters_become_key_value_pairs_in_schema_order() {
-        let o = opts(serde_json::json!([{ "name": "today", "type": 1, "options": [
-            { "name": "brand", "type": 3, "value": "Acme" },
-            { "name": "platform", "type": 3, "value": "x" }
-        ]}]));
-        assert_eq!(line_from_options("kpi", &o), "/kpi today platform:x brand:Acme");
+        let o = opts(
+            serde_json::json!([{ "name": "today", "type": 1, "options": [
+                { "name": "brand", "type": 3, "value": "Acme" },
+                { "name": "platform", "type": 3, "value": "x" }
+            ]}]),
+        );
+        assert_eq!(
+            line_from_options("kpi", &o),
+            "/kpi today platform:x brand:Acme"
+        );
     }
 
     #[test]
     fn positional_options_are_bare_and_ordered() {
-        let o = opts(serde_json::json!([{ "name": "chart", "type": 1, "options": [
-            { "name": "days", "type": 4, "value": 14 },
-            { "name": "kind", "type": 3, "value": "volume" }
-        ]}]));
+        let o = opts(
+            serde_json::json!([{ "name": "chart", "type": 1, "options": [
+                { "name": "days", "type": 4, "value": 14 },
+                { "name": "kind", "type": 3, "value": "volume" }
+            ]}]),
+        );
         assert_eq!(line_from_options("kpi", &o), "/kpi chart volume 14");
-        let o = opts(serde_json::json!([{ "name": "range", "type": 1, "options": [
-            { "name": "product", "type": 3, "value": "Smart Kettle" },
-            { "name": "to", "type": 3, "value": "2026-11-07" },
-            { "name": "from", "type": 3, "value": "2026-11-01" }
-        ]}]));
+        let o = opts(
+            serde_json::json!([{ "name": "range", "type": 1, "options": [
+                { "name": "product", "type": 3, "value": "Smart Kettle" },
+                { "name": "to", "type": 3, "value": "2026-11-07" },
+                { "name": "from", "type": 3, "value": "2026-11-01" }
+            ]}]),
+        );
         assert_eq!(
             line_from_options("kpi", &o),
             "/kpi range 2026-11-01 2026-11-07 product:\"Smart Kettle\""
         );
-        let o = opts(serde_json::json!([{ "name": "explain", "type": 1, "options": [
-            { "name": "name", "type": 3, "value": "frt_median_s" }
-        ]}]));
+        let o = opts(
+            serde_json::json!([{ "name": "explain", "type": 1, "options": [
+                { "name": "name", "type": 3, "value": "frt_median_s" }
+            ]}]),
+        );
         assert_eq!(line_from_options("kpi", &o), "/kpi explain frt_median_s");
         let o = opts(serde_json::json!([{ "name": "help", "type": 1, "options": [] }]));
         assert_eq!(line_from_options("kpi", &o), "/kpi help");
@@ -312,13 +331,25 @@ mod tests {
         assert_eq!(
             names,
             [
-                "today", "yesterday", "week", "month", "range", "stories", "backlog", "chart",
-                "export", "explain", "help"
+                "today",
+                "yesterday",
+                "week",
+                "month",
+                "range",
+                "stories",
+                "backlog",
+                "chart",
+                "export",
+                "explain",
+                "help"
             ]
         );
         let chart = &subs[7];
         assert_eq!(chart["type"], 1);
-        assert_eq!(chart["options"][0]["choices"].as_array().map(Vec::len), Some(4));
+        assert_eq!(
+            chart["options"][0]["choices"].as_array().map(Vec::len),
+            Some(4)
+        );
         assert_eq!(chart["options"][1]["type"], 4);
         assert_eq!(chart["options"][1]["min_value"], 1);
         assert_eq!(chart["options"][1]["max_value"], 90);

@@ -66,9 +66,10 @@ impl InteractionsState {
     /// Whether the request is authentic and fresh.
     pub fn verify(&self, headers: &HeaderMap, body: &[u8]) -> bool {
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        let (Some(signature), Some(timestamp)) =
-            (header("x-signature-ed25519"), header("x-signature-timestamp"))
-        else {
+        let (Some(signature), Some(timestamp)) = (
+            header("x-signature-ed25519"),
+            header("x-signature-timestamp"),
+        ) else {
             return false;
         };
         let Ok(signed_at) = timestamp.trim().parse::<i64>() else {

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use secrecy::SecretString;
 use serenity::all::{Context, EventHandler, GatewayIntents, Interaction, Ready};
 
-
 use super::interact::Responder;
 use super::{describe, make_http, register_commands, DiscordConfig, DiscordError};
 

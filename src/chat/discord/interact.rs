@@ -93,7 +93,10 @@ fn classify(interaction: &Interaction) -> Request {
             Request::Suggest {
                 id: c.id,
                 token: c.token.clone(),
-                option: focused.as_ref().map(|f| f.name.to_string()).unwrap_or_default(),
+                option: focused
+                    .as_ref()
+                    .map(|f| f.name.to_string())
+                    .unwrap_or_default(),
                 typed: focused.map(|f| f.value.to_string()).unwrap_or_default(),
             }
         }
@@ -136,10 +139,12 @@ impl Responder {
         };
         found.retain(|s| !s.is_empty());
         found.truncate(MAX_CHOICES);
-        found.into_iter().fold(CreateAutocompleteResponse::new(), |r, s| {
-            let s = render::clip(&s, 100);
-            r.add_string_choice(s.clone(), s)
-        })
+        found
+            .into_iter()
+            .fold(CreateAutocompleteResponse::new(), |r, s| {
+                let s = render::clip(&s, 100);
+                r.add_string_choice(s.clone(), s)
+            })
     }
 
     /// Edits the deferred original response with the answer. Retries briefly on 404, which
@@ -147,7 +152,10 @@ impl Responder {
     async fn edit_original(&self, token: &str, post: &Post) -> Result<(), serenity::Error> {
         let mut attempt = 0;
         loop {
-            match render::interaction_edit(post).execute(&*self.http, token).await {
+            match render::interaction_edit(post)
+                .execute(&*self.http, token)
+                .await
+            {
                 Ok(_) => return Ok(()),
                 Err(serenity::Error::Http(HttpError::UnsuccessfulRequest(r)))
                     if r.status_code.as_u16() == 404 && attempt < 4 =>
@@ -227,9 +235,9 @@ impl Responder {
                     }
                 }
             }
-            Request::Suggest { option, typed, .. } => Some(CreateInteractionResponse::Autocomplete(
-                self.suggestions(option, typed).await,
-            )),
+            Request::Suggest { option, typed, .. } => Some(
+                CreateInteractionResponse::Autocomplete(self.suggestions(option, typed).await),
+            ),
             Request::Other => None,
         }
     }

@@ -26,7 +26,9 @@ use serenity::http::{Http, HttpBuilder, HttpError};
 use crate::chat::{BoxFuture, Chat, ChatError, PostedRef};
 use crate::digest::post::Post;
 
-pub use endpoint::{interactions_router, serve_interactions, system_clock, Clock, InteractionsState};
+pub use endpoint::{
+    interactions_router, serve_interactions, system_clock, Clock, InteractionsState,
+};
 pub use gateway::run_gateway;
 pub use interact::{Responder, Suggest};
 
@@ -193,7 +195,9 @@ fn make_http(config: &DiscordConfig, token: &SecretString) -> Result<Http, Disco
         .client(client)
         .application_id(ApplicationId::new(config.application_id));
     if let Some(base) = &config.api_base_url {
-        builder = builder.proxy(base.trim_end_matches('/')).ratelimiter_disabled(true);
+        builder = builder
+            .proxy(base.trim_end_matches('/'))
+            .ratelimiter_disabled(true);
     }
     Ok(builder.build())
 }

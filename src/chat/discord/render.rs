@@ -57,7 +57,14 @@ fn non_empty(s: String) -> String {
 
 /// The embed for a post. Stays within the per-part limits and the 6000-character total.
 pub fn embed(post: &Post) -> CreateEmbed {
-    let title = clip(if post.title.is_empty() { FOOTER } else { &post.title }, MAX_TITLE);
+    let title = clip(
+        if post.title.is_empty() {
+            FOOTER
+        } else {
+            &post.title
+        },
+        MAX_TITLE,
+    );
     let mut budget = MAX_EMBED_TOTAL
         .saturating_sub(title.chars().count())
         .saturating_sub(FOOTER.len());
