@@ -40,6 +40,7 @@ struct Recorded {
 struct FakeState {
     log: Arc<Mutex<Vec<Recorded>>>,
     fail_with: Arc<Mutex<Option<u16>>>,
+    gateway_url: Arc<Mutex<Option<String>>>,
 }
 
 struct Fake {
@@ -127,6 +128,10 @@ async fn fake_discord(
         ("POST", ["channels", channel, "messages"]) => {
             Json(message_json("5001", channel)).into_response()
         }
+        ("GET", ["gateway"]) => match state.gateway_url.lock().unwrap().clone() {
+            Some(url) => Json(json!({ "url": url })).into_response(),
+            None => StatusCode::NOT_FOUND.into_response(),
+        },
         ("POST", ["interactions", _, _, "callback"]) => StatusCode::NO_CONTENT.into_response(),
         ("PATCH", ["webhooks", _, _, "messages", "@original"]) => {
             Json(message_json("5002", "99")).into_response()
@@ -791,4 +796,99 @@ async fn answers_with_charts_over_http_are_deferred_then_edited() {
     assert!(multipart(&edit)
         .iter()
         .any(|(d, data)| d.contains("volume.png") && data.starts_with(b"\x89PNG")));
+}
+
+// ---- Gateway ----------------------------------------------------------------------------
+
+/// A one-connection fake Discord gateway: HELLO, then READY after IDENTIFY, then one
+/// INTERACTION_CREATE; acknowledges heartbeats. Records the IDENTIFY payload.
+async fn start_fake_gateway(interaction: Value) -> (String, Arc<Mutex<Option<Value>>>) {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let identify = Arc::new(Mutex::new(None));
+    let identify2 = Arc::clone(&identify);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}", listener.local_addr().unwrap());
+    let resume_url = url.clone();
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
+        let hello = json!({ "op": 10, "d": { "heartbeat_interval": 45000 }, "s": null, "t": null });
+        ws.send(Message::Text(hello.to_string())).await.unwrap();
+        while let Some(Ok(msg)) = ws.next().await {
+            let Message::Text(text) = msg else { continue };
+            let v: Value = serde_json::from_str(&text).unwrap();
+            match v["op"].as_u64() {
+                Some(1) => {
+                    let ack = json!({ "op": 11, "d": null, "s": null, "t": null });
+                    let _ = ws.send(Message::Text(ack.to_string())).await;
+                }
+                Some(2) => {
+                    *identify2.lock().unwrap() = Some(v["d"].clone());
+                    let ready = json!({ "op": 0, "s": 1, "t": "READY", "d": {
+                        "v": 10,
+                        "user": { "id": "1", "username": "carepulse", "discriminator": "0",
+                                  "avatar": null, "bot": true },
+                        "guilds": [], "session_id": "sess", "resume_gateway_url": resume_url,
+                        "shard": [0, 1],
+                        "application": { "id": APP.to_string(), "flags": 0 }
+                    }});
+                    ws.send(Message::Text(ready.to_string())).await.unwrap();
+                    let create =
+                        json!({ "op": 0, "s": 2, "t": "INTERACTION_CREATE", "d": interaction });
+                    ws.send(Message::Text(create.to_string())).await.unwrap();
+                }
+                _ => {}
+            }
+        }
+    });
+    (url, identify)
+}
+
+#[tokio::test]
+async fn gateway_client_registers_on_ready_and_answers_an_interaction() {
+    let fake = start_fake().await;
+    let (ws_url, identify) = start_fake_gateway(command_interaction(today_options())).await;
+    *fake.state.gateway_url.lock().unwrap() = Some(ws_url);
+
+    let mut cfg = config(&fake.base);
+    cfg.guild_id = Some(7);
+    let http = build_http(&cfg, &token()).unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let handler = recording_handler(Arc::clone(&seen), Duration::ZERO, Post::new("Today"));
+    let responder = Responder::new(http, handler);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let gateway = tokio::spawn(async move {
+        carepulse::chat::discord::run_gateway(&cfg, &token(), responder, async move {
+            let _ = stop_rx.await;
+        })
+        .await
+    });
+
+    let callback = fake.wait_for(|r| r.path.ends_with("/callback")).await;
+    assert_eq!(callback.path, "/api/v10/interactions/1001/itok/callback");
+    assert_eq!(
+        payload_json(&callback)["data"]["embeds"][0]["title"],
+        "Today"
+    );
+    assert_eq!(
+        seen.lock().unwrap()[0].line,
+        "/kpi today platform:x brand:Acme"
+    );
+    let register = fake.wait_for(|r| r.method == "PUT").await;
+    assert_eq!(
+        register.path,
+        format!("/api/v10/applications/{APP}/guilds/7/commands")
+    );
+    let identified = identify.lock().unwrap().clone().expect("client identified");
+    assert_eq!(identified["token"], format!("Bot {TOKEN}"));
+    assert_eq!(identified["intents"], 0);
+
+    stop_tx.send(()).unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(10), gateway).await;
+    assert!(
+        matches!(ended, Ok(Ok(Ok(())))),
+        "gateway stops cleanly: {ended:?}"
+    );
 }

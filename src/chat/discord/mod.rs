@@ -215,6 +215,34 @@ pub async fn register_commands(http: &Http, guild_id: Option<u64>) -> Result<usi
         .map_err(|e| DiscordError::Register(describe(&e)))
 }
 
+/// Starts receiving `/kpi` commands the configured way and runs until `shutdown` completes:
+/// `gateway` mode connects to the gateway (registering `/kpi` on ready); `http` mode registers
+/// `/kpi` now and serves `POST /interactions` on `listen`. Posting (`DiscordChat`) needs
+/// neither and works alongside.
+pub async fn run(
+    config: &DiscordConfig,
+    token: &SecretString,
+    handler: crate::chat::CommandHandler,
+    suggest: Option<Suggest>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), DiscordError> {
+    let http = build_http(config, token)?;
+    let mut responder = Responder::new(Arc::clone(&http), handler);
+    if let Some(s) = suggest {
+        responder = responder.with_suggest(s);
+    }
+    match config.mode {
+        DiscordMode::Gateway => run_gateway(config, token, responder, shutdown).await,
+        DiscordMode::Http => {
+            let n = register_commands(&http, config.guild_id).await?;
+            tracing::info!(commands = n, guild = ?config.guild_id, "registered /kpi");
+            let key = config.public_key.as_deref().unwrap_or_default();
+            let state = InteractionsState::new(key, responder, system_clock())?;
+            serve_interactions(config.listen, state, shutdown).await
+        }
+    }
+}
+
 /// A log-safe description of a serenity error (status and Discord's message, no URLs).
 pub fn describe(e: &serenity::Error) -> String {
     match e {
