@@ -2,6 +2,8 @@
 //! (console, Discord, later Slack) turns it into its platform's form. Incoming commands from
 //! any transport go to one `CommandHandler`, which calls `commands::parse` and `commands::answer`.
 
+pub mod discord;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;

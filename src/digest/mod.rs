@@ -1,6 +1,7 @@
 //! Pure rendering of KPI reports into chat-neutral posts: the `/kpi` answer and the scheduled
 //! digest (headline KPIs with deltas and direction), and the PNG charts that go with them.
 
+pub mod charts;
 pub mod post;
 
 use crate::kpi::report::{human_duration, Report};
