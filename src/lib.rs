@@ -6,6 +6,8 @@
 //! command line. The pure core (`model`, `classify`, `kpi`, `alerts`, `digest`, `commands`) does
 //! no I/O and reads no clock.
 
+pub mod alerts;
 pub mod chat;
+pub mod cli;
 pub mod digest;
 pub mod model;

@@ -1,0 +1,3 @@
+//! Command-line parsing.
+
+pub mod alerts;
