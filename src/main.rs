@@ -3,7 +3,11 @@
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "carepulse", version, about = "Chat-ops bot for social customer care teams")]
+#[command(
+    name = "carepulse",
+    version,
+    about = "Chat-ops bot for social customer care teams"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -216,7 +216,10 @@ impl AlertsConfig {
         if self.timezone.parse::<chrono_tz::Tz>().is_err() {
             return Err(ConfigError::Invalid {
                 field: "timezone",
-                reason: format!("'{}' is not an IANA time zone such as Europe/Berlin", self.timezone),
+                reason: format!(
+                    "'{}' is not an IANA time zone such as Europe/Berlin",
+                    self.timezone
+                ),
             });
         }
         if let Some(q) = &self.quiet_hours {

@@ -92,7 +92,10 @@ pub enum Silenced {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum Decision {
     /// Post an alert about this bucket.
-    Fire { score: SpikeScore, reason: FireReason },
+    Fire {
+        score: SpikeScore,
+        reason: FireReason,
+    },
     /// A spike bucket that stays silent, and why.
     Silenced(Silenced),
     /// Nothing to say.

@@ -38,7 +38,12 @@ pub struct SeriesAlerter {
 }
 
 impl SeriesAlerter {
-    pub fn new(params: SpikeParams, cooldown: CooldownParams, bucket_s: i64, utc_offset_s: i64) -> Self {
+    pub fn new(
+        params: SpikeParams,
+        cooldown: CooldownParams,
+        bucket_s: i64,
+        utc_offset_s: i64,
+    ) -> Self {
         SeriesAlerter {
             detector: SpikeDetector::new(params, bucket_s, utc_offset_s),
             state: AlertState::default(),
@@ -99,7 +104,11 @@ mod tests {
         // The decision at row i must not change when later rows are appended.
         let series: Vec<(i64, f64)> = (0..2000)
             .map(|i| {
-                let v = if i == 900 { 400.0 } else { 20.0 + (i % 7) as f64 };
+                let v = if i == 900 {
+                    400.0
+                } else {
+                    20.0 + (i % 7) as f64
+                };
                 (i * 300, v)
             })
             .collect();

@@ -34,7 +34,9 @@ impl QuietHours {
     pub fn validate(&self) -> Result<(), String> {
         for (name, v) in [("start", &self.start), ("end", &self.end)] {
             if hm(v).is_none() {
-                return Err(format!("{name} '{v}' is not a time of day HH:MM such as 22:00"));
+                return Err(format!(
+                    "{name} '{v}' is not a time of day HH:MM such as 22:00"
+                ));
             }
         }
         Ok(())
@@ -167,7 +169,10 @@ mod tests {
         a.summary = "Complaints on X 4.0x normal".into();
         a.tone = Tone::Alert;
         let held = vec![
-            HeldAlert { at: night + 3600, post: Post::new("Later") },
+            HeldAlert {
+                at: night + 3600,
+                post: Post::new("Later"),
+            },
             HeldAlert { at: night, post: a },
         ];
         let r = rollup(&held, tz).expect("rollup");

@@ -256,7 +256,11 @@ impl SpikeDetector {
 
     /// Score the bucket starting at `at` with `value` counts, then learn from it.
     pub fn observe(&mut self, at: UnixSeconds, value: f64) -> SpikeScore {
-        let value = if value.is_finite() { value.max(0.0) } else { 0.0 };
+        let value = if value.is_finite() {
+            value.max(0.0)
+        } else {
+            0.0
+        };
         let slot = self.params.seasonality.slot(at + self.utc_offset_s);
         if self.first_at.is_none() {
             self.first_at = Some(at);

@@ -77,7 +77,9 @@ fn parse_metric(s: &str) -> Result<Metric, String> {
         "complaints" => Ok(Metric::Complaints),
         "negative" => Ok(Metric::Negative),
         "mentions" => Ok(Metric::Mentions),
-        _ => Err(format!("'{s}' is not a metric: expected complaints, negative or mentions")),
+        _ => Err(format!(
+            "'{s}' is not a metric: expected complaints, negative or mentions"
+        )),
     }
 }
 
@@ -162,7 +164,11 @@ pub fn parse_timestamp(s: &str) -> Option<UnixSeconds> {
     if let Ok(n) = s.parse::<i64>() {
         return Some(n);
     }
-    for fmt in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M"] {
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
             return Some(t.and_utc().timestamp());
         }
@@ -226,12 +232,14 @@ mod tests {
 
     #[test]
     fn parses_nab_style_rows_and_reports_bad_lines() {
-        let rows = parse_series("timestamp,value\n2015-02-26 21:42:53,104\n2015-02-26 21:47:53,100\n")
-            .expect("good rows");
+        let rows =
+            parse_series("timestamp,value\n2015-02-26 21:42:53,104\n2015-02-26 21:47:53,100\n")
+                .expect("good rows");
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].1, (1_424_986_973, 104.0));
-        let e = parse_series("timestamp,value\n2015-02-26 21:42:53,104\n2015-02-26 21:47:53,lots\n")
-            .expect_err("bad value");
+        let e =
+            parse_series("timestamp,value\n2015-02-26 21:42:53,104\n2015-02-26 21:47:53,lots\n")
+                .expect_err("bad value");
         assert!(format!("{e:#}").contains("line 3"), "{e:#}");
         let e = parse_series("timestamp,value\nyesterday,4\n").expect_err("bad time");
         assert!(format!("{e:#}").contains("line 2"), "{e:#}");
