@@ -83,6 +83,13 @@ fn parse_metric(s: &str) -> Result<Metric, String> {
     }
 }
 
+/// One count per bucket: (bucket start, count).
+pub type Series = Vec<(UnixSeconds, f64)>;
+/// A parsed row: the original timestamp and value text, and the parsed pair.
+pub type SeriesRow = ((String, String), (UnixSeconds, f64));
+/// Loads a series from the store for `--db` mode.
+pub type SeriesLoader<'a> = &'a dyn Fn(&DbSeriesRequest) -> anyhow::Result<Series>;
+
 /// What the caller must load from the store for `--db` mode.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DbSeriesRequest {
@@ -108,7 +115,7 @@ pub fn run_alerts(args: AlertsArgs, out: impl Write) -> anyhow::Result<()> {
 pub fn run_alerts_with(
     args: AlertsArgs,
     mut out: impl Write,
-    load: &dyn Fn(&DbSeriesRequest) -> anyhow::Result<Vec<(UnixSeconds, f64)>>,
+    load: SeriesLoader<'_>,
 ) -> anyhow::Result<()> {
     let AlertsCommand::Backtest(a) = args.command;
     let mut params = SpikeParams::preset(a.preset);
@@ -125,29 +132,28 @@ pub fn run_alerts_with(
         cooldown_s: a.cooldown,
         ..CooldownParams::default()
     };
-    let (labels, series): (Vec<(String, String)>, Vec<(UnixSeconds, f64)>) =
-        match (&a.series, &a.db) {
-            (Some(path), _) => read_series(path)?.into_iter().unzip(),
-            (None, Some(db)) => {
-                let req = DbSeriesRequest {
-                    db: db.clone(),
-                    brand: a.brand.clone().unwrap_or_default(),
-                    platform: a.platform,
-                    metric: a.metric,
-                    bucket_s: a.bucket,
-                };
-                let rows = load(&req)?;
-                rows.into_iter()
-                    .map(|(at, v)| {
-                        let ts = DateTime::from_timestamp(at, 0)
-                            .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-                            .unwrap_or_else(|| at.to_string());
-                        ((ts, v.to_string()), (at, v))
-                    })
-                    .unzip()
-            }
-            (None, None) => bail!("alerts backtest needs --series FILE.csv or --db PATH --brand B"),
-        };
+    let (labels, series): (Vec<(String, String)>, Series) = match (&a.series, &a.db) {
+        (Some(path), _) => read_series(path)?.into_iter().unzip(),
+        (None, Some(db)) => {
+            let req = DbSeriesRequest {
+                db: db.clone(),
+                brand: a.brand.clone().unwrap_or_default(),
+                platform: a.platform,
+                metric: a.metric,
+                bucket_s: a.bucket,
+            };
+            let rows = load(&req)?;
+            rows.into_iter()
+                .map(|(at, v)| {
+                    let ts = DateTime::from_timestamp(at, 0)
+                        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                        .unwrap_or_else(|| at.to_string());
+                    ((ts, v.to_string()), (at, v))
+                })
+                .unzip()
+        }
+        (None, None) => bail!("alerts backtest needs --series FILE.csv or --db PATH --brand B"),
+    };
     let rows = alerts::backtest(series, params, cooldown, a.bucket);
     let mut w = std::io::BufWriter::new(&mut out);
     writeln!(w, "timestamp,value,score,alert")?;
@@ -177,14 +183,14 @@ pub fn parse_timestamp(s: &str) -> Option<UnixSeconds> {
 }
 
 /// Reads `timestamp,value` rows; returns the original text of both cells with the parsed pair.
-fn read_series(path: &Path) -> anyhow::Result<Vec<((String, String), (UnixSeconds, f64))>> {
+fn read_series(path: &Path) -> anyhow::Result<Vec<SeriesRow>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read series file {}", path.display()))?;
     parse_series(&text).with_context(|| format!("in {}", path.display()))
 }
 
 /// Parses series CSV text (see [`read_series`]).
-pub fn parse_series(text: &str) -> anyhow::Result<Vec<((String, String), (UnixSeconds, f64))>> {
+pub fn parse_series(text: &str) -> anyhow::Result<Vec<SeriesRow>> {
     let mut rows = Vec::new();
     let mut prev: Option<UnixSeconds> = None;
     for (i, line) in text.lines().enumerate() {
