@@ -70,7 +70,7 @@ def total(results, profile):
 
 GRID = [
     ["--z", str(z), "--ratio", str(r)]
-    for z, r in itertools.product([3.0, 4.0, 5.0, 6.0, 7.0, 8.0], [1.5, 2.0, 2.5, 3.0, 4.0])
+    for z, r in itertools.product([4.0, 5.0, 6.0, 7.0, 8.0, 9.0], [1.5, 2.0, 3.0, 4.0])
 ]
 
 
