@@ -6,6 +6,7 @@
 //! command line. The pure core (`model`, `classify`, `kpi`, `alerts`, `digest`, `commands`) does
 //! no I/O and reads no clock.
 
+pub mod alerts;
 pub mod app;
 pub mod chat;
 pub mod classify;

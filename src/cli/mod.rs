@@ -2,6 +2,7 @@
 //! the global `--config` and `--db`. Each command resolves config and the clock here and then
 //! calls into `app`; the per-area argument sets live in their own files.
 
+pub mod alerts;
 pub mod classify;
 pub mod sources;
 
@@ -59,6 +60,8 @@ pub enum Cmd {
     Eval(classify::EvalArgs),
     /// Check the configured platform sources
     Sources(sources::SourcesArgs),
+    /// Spike alerts: replay a count series (a CSV or the store) through the bot's alerter
+    Alerts(alerts::AlertsArgs),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -182,7 +185,58 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             let config = load_config(cli.config.as_deref(), cli.db.as_deref())?;
             kpi(config, &a, &mut std::io::stdout()).await
         }
+        Cmd::Alerts(a) => alerts_backtest(cli.config.as_deref(), cli.db.as_deref(), a).await,
     }
+}
+
+/// `alerts backtest`: a CSV series needs nothing else; `--store` reads the configured database
+/// (loaded up front, since the replay itself is synchronous).
+async fn alerts_backtest(
+    config_path: Option<&Path>,
+    db: Option<&Path>,
+    args: alerts::AlertsArgs,
+) -> anyhow::Result<()> {
+    let alerts::AlertsCommand::Backtest(b) = &args.command;
+    let mut preloaded: Option<(alerts::DbSeriesRequest, alerts::Series)> = None;
+    if b.store {
+        let config = load_config(config_path, db)?;
+        let store = crate::store::Store::open(&config.database).await?;
+        let brand = b.brand.clone().unwrap_or_default();
+        let Some((first, last)) = store.brand_span(&brand).await? else {
+            let known = store.known_brands().await?;
+            anyhow::bail!(
+                "no messages for brand '{brand}' in {}; brands stored: {}",
+                config.database.display(),
+                if known.is_empty() {
+                    "none (import or run the demo first)".to_string()
+                } else {
+                    known.join(", ")
+                }
+            );
+        };
+        let req = alerts::DbSeriesRequest {
+            brand: brand.clone(),
+            platform: b.platform,
+            metric: b.metric,
+            bucket_s: b.bucket,
+        };
+        let series = store
+            .inbound_series(&crate::store::SeriesQuery {
+                brand,
+                platform: b.platform,
+                metric: b.metric,
+                bucket_s: b.bucket,
+                from: first,
+                to: last + 1,
+            })
+            .await?;
+        store.close().await;
+        preloaded = Some((req, series));
+    }
+    alerts::run_alerts_with(args, std::io::stdout().lock(), &|req| match &preloaded {
+        Some((r, series)) if r == req => Ok(series.clone()),
+        _ => anyhow::bail!("the store series was not loaded for {req:?}"),
+    })
 }
 
 /// What an import did.

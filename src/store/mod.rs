@@ -1,6 +1,7 @@
 //! The SQLite store: the pool (WAL, busy timeout), migrations applied at start-up, and every
 //! SQL statement carepulse runs. Returns domain types; nothing outside this module writes SQL.
 
+mod alerts;
 mod ingest;
 mod reports;
 
@@ -12,6 +13,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 
 pub use crate::model::{MessageAggregate, ReportData, ReportQuery};
+pub use alerts::SeriesQuery;
 pub use ingest::{ClassifiedMessage, IngestOutcome, IngestRules};
 
 /// Why a store operation failed, worded for the person running carepulse.

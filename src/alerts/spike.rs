@@ -1,0 +1,436 @@
+//! Complaint-spike detector: a streaming, seasonal, robust baseline of per-bucket counts and a
+//! score saying how far the newest bucket stands above it.
+//!
+//! The model, per brand × platform × metric series:
+//! - expected count `e = level × factor[slot]`, where `slot` is the hour of day split by
+//!   weekday/weekend (or another [`Seasonality`]), `level` is an EWMA of the de-seasonalised
+//!   count and `factor[slot]` an EWMA of the count relative to the level in that slot;
+//! - every update is winsorised: a bucket above `e + winsor × spread` enters the baseline as that
+//!   cap, so earlier spikes in the history barely move it;
+//! - the score is the log-ratio `ln((x+k)/(e+k))` divided by its learned spread (RMS of recent
+//!   log-ratios, capped), so a bursty brand needs a bigger jump than a steady one;
+//! - a Poisson check keeps quiet brands honest: the Anscombe residual `2(√(x+3/8) − √(e+3/8))`,
+//!   standard-normal for Poisson counts even at a handful a day, must pass `poisson_z`;
+//! - a bucket is *above* when its score, its ratio to the expected count and its raw count all
+//!   pass the preset's thresholds (the raw-count floor keeps quiet brands from alerting on 2
+//!   complaints).
+//!
+//! The decision for a bucket uses only that bucket and earlier ones, so replaying a history
+//! (`alerts backtest`) gives exactly what the bot would have said live.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::UnixSeconds;
+
+/// How buckets are grouped into seasonal slots that each learn their own normal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Seasonality {
+    /// One slot: no seasonality.
+    None,
+    /// 24 slots, one per hour of the day.
+    HourOfDay,
+    /// 48 slots: hour of the day, weekdays apart from weekends (the default: learns in days,
+    /// not weeks).
+    #[default]
+    WeekdayWeekendHour,
+    /// 168 slots, one per hour of the week (needs several weeks of history).
+    HourOfWeek,
+}
+
+impl Seasonality {
+    fn slots(self) -> usize {
+        match self {
+            Seasonality::None => 1,
+            Seasonality::HourOfDay => 24,
+            Seasonality::WeekdayWeekendHour => 48,
+            Seasonality::HourOfWeek => 168,
+        }
+    }
+
+    /// Slot of a local wall-clock instant (seconds since the epoch, shifted to local time).
+    fn slot(self, local: i64) -> usize {
+        let day = local.div_euclid(86_400);
+        let hour = (local.rem_euclid(86_400) / 3600) as usize;
+        // 1970-01-01 was a Thursday: Monday = 0.
+        let weekday = (day + 3).rem_euclid(7) as usize;
+        match self {
+            Seasonality::None => 0,
+            Seasonality::HourOfDay => hour,
+            Seasonality::WeekdayWeekendHour => {
+                if weekday >= 5 {
+                    24 + hour
+                } else {
+                    hour
+                }
+            }
+            Seasonality::HourOfWeek => weekday * 24 + hour,
+        }
+    }
+}
+
+/// Named sensitivity presets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    /// Catches smaller surges; expect more false alarms.
+    Sensitive,
+    /// The default: a surge must be both unusual and clearly larger than normal.
+    #[default]
+    Balanced,
+    /// Only large, unmistakable surges.
+    Strict,
+}
+
+impl std::str::FromStr for Preset {
+    type Err = crate::model::UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "sensitive" => Ok(Preset::Sensitive),
+            "balanced" => Ok(Preset::Balanced),
+            "strict" => Ok(Preset::Strict),
+            _ => Err(crate::model::UnknownName {
+                kind: "alert preset",
+                given: s.to_string(),
+                expected: "sensitive, balanced, strict",
+            }),
+        }
+    }
+}
+
+/// Every tunable of the detector. Build one with [`SpikeParams::preset`] and adjust.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SpikeParams {
+    /// Minimum score (log-ratio to normal over its learned spread, ~ standard deviations).
+    pub z_threshold: f64,
+    /// Minimum ratio of the bucket's count to the expected count.
+    pub min_ratio: f64,
+    /// Minimum raw count in the bucket (absolute floor for quiet brands).
+    pub floor: f64,
+    /// Seasonal slots.
+    pub seasonality: Seasonality,
+    /// Memory of the level, in seconds (EWMA time constant).
+    pub level_memory_s: f64,
+    /// Memory of each seasonal factor, in days of that slot's observations.
+    pub factor_memory_days: f64,
+    /// Minimum Poisson significance (Anscombe residual, standard deviations under Poisson
+    /// noise): what keeps a quiet brand's 0 → 3 from counting as a spike.
+    pub poisson_z: f64,
+    /// Pseudo-count added to both sides of the log-ratio (damps tiny counts).
+    pub pseudo_count: f64,
+    /// Smallest spread of the log-ratio (a perfectly regular series still needs a real jump).
+    pub min_spread: f64,
+    /// Residuals beyond this many spreads enter the spread's EWMA capped.
+    pub var_clip: f64,
+    /// Length of the sustained-rise check (seconds): the sum of this many recent buckets is
+    /// tested like one bucket, which catches slow surges that no single bucket shows.
+    pub long_window_s: i64,
+    /// Memory of the spread, in seconds.
+    pub dispersion_memory_s: f64,
+    /// Winsorising cap for baseline updates, in spreads above the expected count.
+    pub winsor: f64,
+    /// No bucket is above before this much history (seconds since the first bucket).
+    pub warmup_s: i64,
+}
+
+impl SpikeParams {
+    pub fn preset(preset: Preset) -> Self {
+        let base = SpikeParams {
+            z_threshold: 7.0,
+            min_ratio: 2.0,
+            floor: 5.0,
+            seasonality: Seasonality::WeekdayWeekendHour,
+            level_memory_s: 12.0 * 3600.0,
+            factor_memory_days: 7.0,
+            dispersion_memory_s: 7.0 * 86_400.0,
+            poisson_z: 4.0,
+            pseudo_count: 2.0,
+            min_spread: 0.15,
+            var_clip: 4.0,
+            long_window_s: 3600,
+            winsor: 2.0,
+            warmup_s: 86_400,
+        };
+        match preset {
+            Preset::Sensitive => SpikeParams {
+                z_threshold: 5.0,
+                min_ratio: 1.5,
+                floor: 3.0,
+                ..base
+            },
+            Preset::Balanced => base,
+            Preset::Strict => SpikeParams {
+                z_threshold: 9.0,
+                min_ratio: 3.0,
+                floor: 10.0,
+                ..base
+            },
+        }
+    }
+}
+
+impl Default for SpikeParams {
+    fn default() -> Self {
+        SpikeParams::preset(Preset::Balanced)
+    }
+}
+
+/// What the detector says about one bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SpikeScore {
+    /// Start of the bucket.
+    pub at: UnixSeconds,
+    /// Count in the bucket.
+    pub value: f64,
+    /// Count the baseline expected for this bucket.
+    pub expected: f64,
+    /// `value / max(expected, 0.5)`.
+    pub ratio: f64,
+    /// Standardised excess (≈ standard deviations above normal; negative below).
+    pub z: f64,
+    /// All thresholds passed: this bucket is part of a spike.
+    pub above: bool,
+}
+
+/// The streaming detector for one series. Serialisable so the caller may persist it instead of
+/// replaying history after a restart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpikeDetector {
+    params: SpikeParams,
+    bucket_s: i64,
+    utc_offset_s: i64,
+    level: f64,
+    log_var: f64,
+    long_log_var: f64,
+    /// Recent (count, expected) pairs for the sustained-rise check, oldest first.
+    recent: std::collections::VecDeque<(f64, f64)>,
+    factors: Vec<f64>,
+    factor_obs: Vec<u32>,
+    first_at: Option<UnixSeconds>,
+    seen: u64,
+}
+
+/// Anscombe's variance-stabilising transform for Poisson counts.
+fn anscombe(x: f64) -> f64 {
+    2.0 * (x.max(0.0) + 0.375).sqrt()
+}
+
+impl SpikeDetector {
+    /// A detector for buckets of `bucket_s` seconds. `utc_offset_s` shifts instants to the
+    /// brand's wall clock for the seasonal slots (0 = UTC).
+    pub fn new(params: SpikeParams, bucket_s: i64, utc_offset_s: i64) -> Self {
+        let slots = params.seasonality.slots();
+        SpikeDetector {
+            params,
+            bucket_s: bucket_s.max(1),
+            utc_offset_s,
+            level: 0.0,
+            log_var: 0.25,
+            long_log_var: 0.1,
+            recent: std::collections::VecDeque::new(),
+            factors: vec![1.0; slots],
+            factor_obs: vec![0; slots],
+            first_at: None,
+            seen: 0,
+        }
+    }
+
+    pub fn params(&self) -> &SpikeParams {
+        &self.params
+    }
+
+    pub fn bucket_s(&self) -> i64 {
+        self.bucket_s
+    }
+
+    /// Typical size of a bucket's log-ratio to normal (the spread the score divides by).
+    pub fn spread(&self) -> f64 {
+        self.log_var.sqrt().max(self.params.min_spread)
+    }
+
+    /// Count expected for a bucket starting at `at`, from history so far.
+    pub fn expected_at(&self, at: UnixSeconds) -> f64 {
+        let slot = self.params.seasonality.slot(at + self.utc_offset_s);
+        (self.level * self.factors[slot]).max(0.0)
+    }
+
+    /// Score the bucket starting at `at` with `value` counts, then learn from it.
+    pub fn observe(&mut self, at: UnixSeconds, value: f64) -> SpikeScore {
+        let value = if value.is_finite() {
+            value.max(0.0)
+        } else {
+            0.0
+        };
+        let slot = self.params.seasonality.slot(at + self.utc_offset_s);
+        if self.first_at.is_none() {
+            self.first_at = Some(at);
+            self.level = value;
+        }
+        let k = self.params.pseudo_count;
+        let expected = (self.level * self.factors[slot]).max(0.0);
+        let spread = self.spread();
+        let u = ((value + k) / (expected + k)).ln();
+        let z = u / spread;
+        let poisson_z = anscombe(value) - anscombe(expected);
+        let ratio = value / expected.max(0.5);
+        let warm = self
+            .first_at
+            .is_some_and(|first| at - first >= self.params.warmup_s);
+        let p = self.params;
+        let short = z >= p.z_threshold
+            && poisson_z >= p.poisson_z
+            && ratio >= p.min_ratio
+            && value >= p.floor;
+
+        // Sustained rise: the last `long_window_s` together against what they should have held.
+        let long_n = (p.long_window_s / self.bucket_s).max(2) as usize;
+        self.recent.push_back((value, expected));
+        while self.recent.len() > long_n {
+            self.recent.pop_front();
+        }
+        let (sum_x, sum_e) = self
+            .recent
+            .iter()
+            .fold((0.0, 0.0), |(a, b), (x, e)| (a + x, b + e));
+        let long_spread = self.long_log_var.sqrt().max(p.min_spread);
+        let long_u = ((sum_x + k) / (sum_e + k)).ln();
+        let long_z = long_u / long_spread;
+        let long = self.recent.len() == long_n
+            && long_z >= p.z_threshold
+            && anscombe(sum_x) - anscombe(sum_e) >= p.poisson_z
+            && sum_x / sum_e.max(0.5) >= p.min_ratio
+            && sum_x >= p.floor;
+        let above = warm && (short || long);
+        self.learn(slot, expected, u, spread);
+        if self.recent.len() == long_n {
+            let lim = p.var_clip * long_spread;
+            let a = (self.bucket_s as f64 / p.dispersion_memory_s).min(1.0);
+            self.long_log_var += a * (long_u.clamp(-lim, lim).powi(2) - self.long_log_var);
+        }
+        SpikeScore {
+            at,
+            value,
+            expected,
+            ratio,
+            z: z.max(long_z),
+            above,
+        }
+    }
+
+    fn learn(&mut self, slot: usize, expected: f64, u: f64, spread: f64) {
+        let p = &self.params;
+        let b = self.bucket_s as f64;
+        let k = p.pseudo_count;
+        self.seen += 1;
+        // Winsorise on the log scale: cap the residual at ±winsor spreads.
+        let cap = p.winsor * spread;
+        let clipped = ((expected + k) * u.clamp(-cap, cap).exp() - k).max(0.0);
+
+        let warmup_alpha = 1.0 / (self.seen as f64 + 1.0);
+        let a_level = (b / p.level_memory_s).max(warmup_alpha.min(0.2));
+        let a_disp = (b / p.dispersion_memory_s).max(warmup_alpha.min(0.1));
+        // Observations a slot gets per day it occurs on.
+        let obs_per_slot_day = if p.seasonality == Seasonality::None {
+            86_400.0 / b
+        } else {
+            (3600.0 / b).max(1.0)
+        };
+        let a_factor_base = 1.0 / (obs_per_slot_day * p.factor_memory_days).max(1.0);
+        let n = self.factor_obs[slot] as f64;
+        let a_factor = a_factor_base.max(1.0 / (n + 2.0));
+
+        let f = self.factors[slot].max(1e-3);
+        if self.level > 1e-9 {
+            let rel = clipped / self.level;
+            self.factors[slot] += a_factor * (rel - self.factors[slot]);
+            self.factors[slot] = self.factors[slot].clamp(0.01, 100.0);
+        }
+        self.factor_obs[slot] = self.factor_obs[slot].saturating_add(1);
+        self.level += a_level * (clipped / f - self.level);
+        self.level = self.level.max(0.0);
+        let lim = p.var_clip * spread;
+        let u2 = u.clamp(-lim, lim).powi(2);
+        self.log_var += a_disp * (u2 - self.log_var);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const B: i64 = 300;
+
+    /// A deterministic daily-shaped series: `base` by day, a tenth at night.
+    fn daily(at: i64, base: f64) -> f64 {
+        let hour = (at.rem_euclid(86_400) / 3600) as f64;
+        let shape = 0.1 + 0.9 * (std::f64::consts::PI * hour / 24.0).sin().powi(2);
+        (base * shape).round()
+    }
+
+    #[test]
+    fn slots_split_weekdays_and_weekends() {
+        // 2015-03-02 was a Monday; 2015-03-07 a Saturday.
+        let monday_noon = 1_425_297_600;
+        let saturday_noon = monday_noon + 5 * 86_400;
+        let s = Seasonality::WeekdayWeekendHour;
+        assert_eq!(s.slot(monday_noon), 12);
+        assert_eq!(s.slot(saturday_noon), 36);
+        assert_eq!(Seasonality::HourOfWeek.slot(saturday_noon), 5 * 24 + 12);
+    }
+
+    #[test]
+    fn steady_seasonal_series_never_fires_and_surge_fires_at_once() {
+        let mut d = SpikeDetector::new(SpikeParams::default(), B, 0);
+        let start = 1_425_254_400; // Monday 00:00 UTC
+        let mut t = start;
+        while t < start + 14 * 86_400 {
+            let s = d.observe(t, daily(t, 60.0));
+            assert!(!s.above, "false alarm at {t}: {s:?}");
+            t += B;
+        }
+        // Night: normal is ~10; 80 is a surge. Day: normal is ~60; 70 is not.
+        let night = start + 14 * 86_400 + 2 * 3600;
+        let s = d.observe(night, 80.0);
+        assert!(s.above, "surge missed: {s:?}");
+        let noon = start + 15 * 86_400 + 12 * 3600;
+        let s = d.observe(noon, 70.0);
+        assert!(!s.above, "daytime normal flagged: {s:?}");
+    }
+
+    #[test]
+    fn earlier_spikes_do_not_inflate_the_baseline() {
+        let mut d = SpikeDetector::new(SpikeParams::default(), B, 0);
+        let start = 0;
+        for i in 0..(3 * 288) {
+            let v = if (400..420).contains(&i) { 500.0 } else { 20.0 };
+            d.observe(start + i * B, v);
+        }
+        let e = d.expected_at(start + 3 * 288 * B);
+        assert!((15.0..30.0).contains(&e), "baseline drifted to {e}");
+    }
+
+    #[test]
+    fn quiet_brand_needs_the_floor() {
+        let mut d = SpikeDetector::new(SpikeParams::default(), B, 0);
+        for i in 0..(2 * 288) {
+            // One complaint every hour or so.
+            let v = if i % 12 == 0 { 1.0 } else { 0.0 };
+            d.observe(i * B, v);
+        }
+        let s = d.observe(2 * 288 * B, 3.0);
+        assert!(!s.above, "3 complaints under the floor fired: {s:?}");
+        let s = d.observe(2 * 288 * B + B, 12.0);
+        assert!(s.above, "12 complaints against ~0.1 missed: {s:?}");
+    }
+
+    #[test]
+    fn presets_are_ordered_by_strictness() {
+        let s = SpikeParams::preset(Preset::Sensitive);
+        let b = SpikeParams::preset(Preset::Balanced);
+        let t = SpikeParams::preset(Preset::Strict);
+        assert!(s.z_threshold < b.z_threshold && b.z_threshold < t.z_threshold);
+        assert!(s.min_ratio < b.min_ratio && b.min_ratio < t.min_ratio);
+        assert_eq!("strict".parse::<Preset>(), Ok(Preset::Strict));
+        assert!("loud".parse::<Preset>().is_err());
+    }
+}
