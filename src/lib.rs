@@ -7,6 +7,7 @@
 //! no I/O and reads no clock.
 
 pub mod chat;
+pub mod cli;
 pub mod config;
 pub mod digest;
 pub mod kpi;
