@@ -42,7 +42,11 @@ async fn main() -> anyhow::Result<()> {
         None if PathBuf::from("config.toml").exists() => {
             Config::load(&PathBuf::from("config.toml"), &process_env)?
         }
-        None => Config::parse("", &PathBuf::from("(defaults)"), &process_env)?,
+        None => Config::parse(
+            "[[brands]]\nname = \"default\"\n",
+            &PathBuf::from("(defaults)"),
+            &process_env,
+        )?,
     };
     let now = cli.now.unwrap_or_else(Utc::now);
     let mut out = std::io::stdout().lock();

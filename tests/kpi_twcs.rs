@@ -43,24 +43,64 @@ fn bin() -> Command {
 /// - MicrosoftHelps, 1 reply, to a tweet not in the file: no conversation with a customer,
 ///   so no first response time (null).
 const BRANDS: &[(&str, i64, &[(&str, i64)])] = &[
-    ("sprintcare", 7, &[("115712", 74), ("115713", 192), ("115715", 396)]),
-    ("Ask_Spectrum", 6, &[("115716", 242), ("115717", 315), ("115718", 192)]),
+    (
+        "sprintcare",
+        7,
+        &[("115712", 74), ("115713", 192), ("115715", 396)],
+    ),
+    (
+        "Ask_Spectrum",
+        6,
+        &[("115716", 242), ("115717", 315), ("115718", 192)],
+    ),
     (
         "VerizonSupport",
         13,
-        &[("115719", 167), ("115720", 74), ("115721", 1791), ("115723", 159), ("115724", 233), ("115727", 214)],
+        &[
+            ("115719", 167),
+            ("115720", 74),
+            ("115721", 1791),
+            ("115723", 159),
+            ("115724", 233),
+            ("115727", 214),
+        ],
     ),
     (
         "ChipotleTweets",
         19,
         &[
-            ("115728", 650), ("115729", 628), ("115730", 623), ("115731", 981), ("115732", 598),
-            ("115733", 580), ("115734", 570), ("115735", 758994), ("115736", 470), ("115737", 433),
-            ("115738", 304), ("115739", 267), ("115740", 256), ("115741", 113), ("115742", 221),
+            ("115728", 650),
+            ("115729", 628),
+            ("115730", 623),
+            ("115731", 981),
+            ("115732", 598),
+            ("115733", 580),
+            ("115734", 570),
+            ("115735", 758994),
+            ("115736", 470),
+            ("115737", 433),
+            ("115738", 304),
+            ("115739", 267),
+            ("115740", 256),
+            ("115741", 113),
+            ("115742", 221),
         ],
     ),
-    ("AskPlayStation", 4, &[("115743", 50232), ("115745", 49842), ("115746", 50890)]),
-    ("marksandspencer", 5, &[("115747", 12305), ("115748", 13807), ("115749", 13772), ("115750", 5071)]),
+    (
+        "AskPlayStation",
+        4,
+        &[("115743", 50232), ("115745", 49842), ("115746", 50890)],
+    ),
+    (
+        "marksandspencer",
+        5,
+        &[
+            ("115747", 12305),
+            ("115748", 13807),
+            ("115749", 13772),
+            ("115750", 5071),
+        ],
+    ),
     ("MicrosoftHelps", 1, &[]),
 ];
 
@@ -96,25 +136,63 @@ fn twcs_head_kpis_match_hand_counts() {
     for (brand, replies, convs) in BRANDS {
         let out = bin()
             .args([
-                "kpi", "--db", db, "--from", "2017-10-01", "--to", "2017-12-31", "--brand", brand,
-                "--format", "json", "--now", "2018-01-01T00:00:00Z", "--tz", "UTC",
+                "kpi",
+                "--db",
+                db,
+                "--from",
+                "2017-10-01",
+                "--to",
+                "2017-12-31",
+                "--brand",
+                brand,
+                "--format",
+                "json",
+                "--now",
+                "2018-01-01T00:00:00Z",
+                "--tz",
+                "UTC",
             ])
             .output()
             .expect("run kpi");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let j: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
         assert_eq!(j["outbound_volume"], *replies, "{brand} replies");
-        assert_eq!(j["conversations_new"], convs.len() as i64, "{brand} conversations");
+        assert_eq!(
+            j["conversations_new"],
+            convs.len() as i64,
+            "{brand} conversations"
+        );
 
         // The export lists every conversation with its FRT and whether it is actionable.
         let csv_out = bin()
             .args([
-                "export", "--db", db, "--from", "2017-10-01", "--to", "2017-12-31", "--brand",
-                brand, "--format", "csv", "--now", "2018-01-01T00:00:00Z", "--tz", "UTC",
+                "export",
+                "--db",
+                db,
+                "--from",
+                "2017-10-01",
+                "--to",
+                "2017-12-31",
+                "--brand",
+                brand,
+                "--format",
+                "csv",
+                "--now",
+                "2018-01-01T00:00:00Z",
+                "--tz",
+                "UTC",
             ])
             .output()
             .expect("run export");
-        assert!(csv_out.status.success(), "{}", String::from_utf8_lossy(&csv_out.stderr));
+        assert!(
+            csv_out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&csv_out.stderr)
+        );
         let mut rd = csv::Reader::from_reader(csv_out.stdout.as_slice());
         let headers = rd.headers().expect("header").clone();
         let col = |name: &str| headers.iter().position(|h| h == name).expect("column");
@@ -128,13 +206,21 @@ fn twcs_head_kpis_match_hand_counts() {
                 .iter()
                 .find(|(c, _)| *c == customer)
                 .unwrap_or_else(|| panic!("{brand}: unexpected customer {customer}"));
-            assert_eq!(rec[cfrt].parse::<i64>().ok(), Some(want.1), "{brand} {customer} FRT");
+            assert_eq!(
+                rec[cfrt].parse::<i64>().ok(),
+                Some(want.1),
+                "{brand} {customer} FRT"
+            );
             if &rec[cact] == "true" {
                 actionable_frts.push(want.1);
             }
             seen += 1;
         }
-        assert_eq!(seen, convs.len(), "{brand}: one export row per conversation");
+        assert_eq!(
+            seen,
+            convs.len(),
+            "{brand}: one export row per conversation"
+        );
         // frt_median_s is over actionable conversations (the classifier decides which):
         // the median of the hand FRTs of those.
         let want = median(actionable_frts);

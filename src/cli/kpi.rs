@@ -161,7 +161,10 @@ pub fn explain_metric(name: &str, out: &mut impl Write) -> anyhow::Result<()> {
         }
         None => {
             let keys: Vec<&str> = crate::kpi::docs::METRICS.iter().map(|m| m.key).collect();
-            bail!("no metric named '{name}'. Known metrics: {}", keys.join(", "))
+            bail!(
+                "no metric named '{name}'. Known metrics: {}",
+                keys.join(", ")
+            )
         }
     }
 }

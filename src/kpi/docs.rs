@@ -95,9 +95,9 @@ pub fn title(key: &str) -> &'static str {
 /// Accepts the JSON key or the title, case-insensitively.
 pub fn explain(name: &str) -> Option<String> {
     let n = name.trim().to_ascii_lowercase().replace(['-', ' '], "_");
-    let m = METRICS.iter().find(|m| {
-        m.key == n || m.title.to_ascii_lowercase().replace(['-', ' '], "_") == n
-    })?;
+    let m = METRICS
+        .iter()
+        .find(|m| m.key == n || m.title.to_ascii_lowercase().replace(['-', ' '], "_") == n)?;
     Some(format!(
         "{} ({})\n  Definition:  {}\n  Attribution: {}\n  Formula:     {}\n",
         m.title, m.key, m.definition, m.attribution, m.formula

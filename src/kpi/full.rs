@@ -11,7 +11,9 @@ use serde::Serialize;
 use crate::kpi::badge::{badges, Badges};
 use crate::kpi::deltas::{deltas, Delta};
 use crate::kpi::docs::title;
-use crate::kpi::highlights::{loyalists, success_stories, turnarounds, Loyalists, SuccessStory, Turnaround};
+use crate::kpi::highlights::{
+    loyalists, success_stories, turnarounds, Loyalists, SuccessStory, Turnaround,
+};
 use crate::kpi::inputs::{KpiInputs, KpiRules};
 use crate::kpi::report::{align, compute_window, human_duration, metric_rows, Report};
 use crate::model::UnixSeconds;
@@ -101,7 +103,10 @@ pub fn full_report(inputs: &KpiInputs, now: UnixSeconds, rules: &KpiRules) -> Fu
         },
         now: instant(now),
         backlog: inputs.backlog.count,
-        backlog_oldest_wait_s: inputs.backlog.oldest_waiting_since.map(|t| (now - t).max(0)),
+        backlog_oldest_wait_s: inputs
+            .backlog
+            .oldest_waiting_since
+            .map(|t| (now - t).max(0)),
         success_stories: success_stories(&inputs.praise),
         turnarounds_count,
         turnarounds: turnaround_list,
@@ -250,9 +255,7 @@ mod tests {
     use super::*;
     use crate::kpi::inputs::{BacklogRow, BadgeConversation, WindowInputs};
     use crate::kpi::window::{resolve, WindowSpec};
-    use crate::model::{
-        Category, ConversationFacts, Direction, MessageAggregate, Platform,
-    };
+    use crate::model::{Category, ConversationFacts, Direction, MessageAggregate, Platform};
 
     fn now() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-11-23T08:00:00Z")
@@ -318,13 +321,30 @@ mod tests {
         assert_eq!(j["frt_median_s"], 600.0);
         assert_eq!(j["backlog"], 2);
         assert_eq!(j["backlog_oldest_wait_s"], 5400);
-        assert_eq!(j["deltas"]["previous"]["metrics"]["inbound_volume"]["delta"], 4.0);
-        assert_eq!(j["deltas"]["previous"]["metrics"]["inbound_volume"]["delta_pct"], 0.5);
+        assert_eq!(
+            j["deltas"]["previous"]["metrics"]["inbound_volume"]["delta"],
+            4.0
+        );
+        assert_eq!(
+            j["deltas"]["previous"]["metrics"]["inbound_volume"]["delta_pct"],
+            0.5
+        );
         assert!(j["deltas"]["week_earlier"]["metrics"]["inbound_volume"]["delta_pct"].is_null());
         assert_eq!(j["badge"]["overall"]["status"], "very responsive");
         assert!(j["complaint_praise_ratio"].is_null());
         assert_eq!(j["filters"]["brand"], "Acme");
-        for key in ["frt_histogram", "gos", "resolved_by_us", "fcr_rate", "deflection_rate", "sentiment_mean", "mentions_vs_resolved", "success_stories", "turnarounds", "loyalists"] {
+        for key in [
+            "frt_histogram",
+            "gos",
+            "resolved_by_us",
+            "fcr_rate",
+            "deflection_rate",
+            "sentiment_mean",
+            "mentions_vs_resolved",
+            "success_stories",
+            "turnarounds",
+            "loyalists",
+        ] {
             assert!(j.get(key).is_some(), "missing {key}");
         }
         let text = r.to_text();

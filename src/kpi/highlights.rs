@@ -210,7 +210,11 @@ mod tests {
         assert_eq!(list[0].conversation_id, 2);
         assert_eq!(list[0].took_s, 300);
         assert_eq!(list[1].took_s, 600);
-        assert_eq!(turnarounds(&all, 0, 700).0, 1, "closing at 700 is outside [0, 700)");
+        assert_eq!(
+            turnarounds(&all, 0, 700).0,
+            1,
+            "closing at 700 is outside [0, 700)"
+        );
     }
 
     #[test]

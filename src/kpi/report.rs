@@ -93,7 +93,13 @@ pub fn compute_window(inputs: &WindowInputs, now: UnixSeconds, rules: &KpiRules)
         .min()
         .unwrap_or(start);
     let calendar = BusinessCalendar::new(rules.business_hours.as_ref(), span_from, now.max(end));
-    let resolved = resolved_in(&inputs.resolved, start, end, now, rules.auto_resolve_after_s);
+    let resolved = resolved_in(
+        &inputs.resolved,
+        start,
+        end,
+        now,
+        rules.auto_resolve_after_s,
+    );
     let mut r = Report {
         volume: volume(&inputs.messages, &inputs.tags),
         conversations_new: inputs.started.len() as i64,
@@ -155,7 +161,10 @@ pub fn compute(data: &ReportData, now: UnixSeconds) -> Report {
             .timestamp_opt(start, 0)
             .single()
             .unwrap_or_default(),
-        end: chrono::Utc.timestamp_opt(now, 0).single().unwrap_or_default(),
+        end: chrono::Utc
+            .timestamp_opt(now, 0)
+            .single()
+            .unwrap_or_default(),
         first_day: chrono::Utc
             .timestamp_opt(start, 0)
             .single()
@@ -234,7 +243,11 @@ pub fn format_delta(unit: Unit, d: &Delta) -> String {
     };
     match (unit, d.delta_pct) {
         (Unit::Share, _) | (_, None) => main,
-        (_, Some(p)) => format!("{main} ({}{:.1} %)", if p > 0.0 { "+" } else { "" }, p * 100.0),
+        (_, Some(p)) => format!(
+            "{main} ({}{:.1} %)",
+            if p > 0.0 { "+" } else { "" },
+            p * 100.0
+        ),
     }
 }
 
@@ -258,7 +271,11 @@ pub fn metric_rows(
         };
         let changes = comparisons
             .iter()
-            .map(|c| c.get(m.key).map(|d| format_delta(m.unit, d)).unwrap_or_default())
+            .map(|c| {
+                c.get(m.key)
+                    .map(|d| format_delta(m.unit, d))
+                    .unwrap_or_default()
+            })
             .collect();
         rows.push((m.title.to_string(), value, changes));
     }
@@ -332,7 +349,10 @@ mod tests {
         assert_eq!(median(&[1, 2, 3, 10]), Some(2.5));
         assert_eq!(median(&[4, 4, 4, 9]), Some(4.0));
         assert_eq!(nearest_rank(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 0.9), Some(9));
-        assert_eq!(nearest_rank(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 0.9), Some(10));
+        assert_eq!(
+            nearest_rank(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 0.9),
+            Some(10)
+        );
         assert_eq!(nearest_rank(&[7], 0.9), Some(7));
         assert_eq!(nearest_rank(&[3, 3, 3], 0.9), Some(3));
         assert_eq!(nearest_rank(&[], 0.9), None);
@@ -441,7 +461,10 @@ mod tests {
             .expect("median row");
         assert!(frt.ends_with(" n/a"), "{frt}");
         let col = |l: &str| l.rfind("  ").map(|i| i + 2);
-        let inbound = text.lines().find(|l| l.contains("Inbound mentions")).expect("row");
+        let inbound = text
+            .lines()
+            .find(|l| l.contains("Inbound mentions"))
+            .expect("row");
         assert_eq!(col(inbound), col(frt), "values are aligned");
     }
 

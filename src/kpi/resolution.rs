@@ -62,13 +62,13 @@ pub struct Resolution {
 }
 
 /// The conversations among `candidates` resolved in `[start, end)`, each with its instant.
-pub fn resolved_in<'a>(
-    candidates: &'a [ConversationFacts],
+pub fn resolved_in(
+    candidates: &[ConversationFacts],
     start: UnixSeconds,
     end: UnixSeconds,
     now: UnixSeconds,
     auto_resolve_after_s: i64,
-) -> Vec<(&'a ConversationFacts, UnixSeconds, ResolutionKind)> {
+) -> Vec<(&ConversationFacts, UnixSeconds, ResolutionKind)> {
     candidates
         .iter()
         .filter_map(|c| {
@@ -90,7 +90,9 @@ fn saving_per_conversation(costs: &BTreeMap<String, f64>, platform: &str) -> Opt
         .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))))?;
     let social = costs
         .iter()
-        .find(|(k, _)| k.parse::<crate::model::Platform>().ok().map(|p| p.as_str()) == Some(platform))
+        .find(|(k, _)| {
+            k.parse::<crate::model::Platform>().ok().map(|p| p.as_str()) == Some(platform)
+        })
         .map(|(_, v)| *v)
         .unwrap_or(0.0);
     Some((avoided - social).max(0.0))
@@ -144,7 +146,11 @@ pub fn resolution(
         r.fcr_rate = Some(fcr as f64 / n);
         r.deflection_rate = Some(kept as f64 / n);
         let has_channel = saving_per_conversation(cost_per_contact, "").is_some();
-        r.deflection_saving = if has_channel { Some(saving.unwrap_or(0.0)) } else { None };
+        r.deflection_saving = if has_channel {
+            Some(saving.unwrap_or(0.0))
+        } else {
+            None
+        };
     }
     r
 }
@@ -192,12 +198,27 @@ mod tests {
             ..ConversationFacts::default()
         };
         let cases = [
-            ("auto, silent long enough", &base, H + AUTO, Some((H, ResolutionKind::Auto))),
+            (
+                "auto, silent long enough",
+                &base,
+                H + AUTO,
+                Some((H, ResolutionKind::Auto)),
+            ),
             ("auto, not yet", &base, H + AUTO - 1, None),
             ("customer waiting", &waiting, 100 * H, None),
-            ("thanks", &thanks, 3 * H, Some((2 * H, ResolutionKind::Thanks))),
+            (
+                "thanks",
+                &thanks,
+                3 * H,
+                Some((2 * H, ResolutionKind::Thanks)),
+            ),
             ("thanks after now", &thanks, 2 * H - 1, None),
-            ("marked", &marked, 2 * H, Some((90 * 60, ResolutionKind::Marked))),
+            (
+                "marked",
+                &marked,
+                2 * H,
+                Some((90 * 60, ResolutionKind::Marked)),
+            ),
             ("never answered", &unanswered, 100 * H, None),
         ];
         for (name, c, now, want) in cases {
@@ -234,7 +255,10 @@ mod tests {
         costs.insert("x".to_string(), 1.5);
         let r = resolution(&got, &costs);
         assert_eq!((r.resolved, r.resolved_by_us), (3, 2));
-        assert_eq!((r.resolved_auto, r.resolved_thanks, r.resolved_marked), (1, 1, 1));
+        assert_eq!(
+            (r.resolved_auto, r.resolved_thanks, r.resolved_marked),
+            (1, 1, 1)
+        );
         // resolution times 1 h, 10 h, 4 h
         assert_eq!(r.resolution_mean_s, Some(5.0 * H as f64));
         assert_eq!(r.resolution_median_s, Some(4.0 * H as f64));

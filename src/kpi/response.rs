@@ -153,23 +153,54 @@ mod tests {
     fn responsiveness_table() {
         let cal = BusinessCalendar::calendar();
         // (conversations, rate, mean, median, p90, gos)
-        type Case = (Vec<ConversationFacts>, Option<f64>, Option<f64>, Option<f64>, Option<i64>, Option<f64>);
+        type Case = (
+            Vec<ConversationFacts>,
+            Option<f64>,
+            Option<f64>,
+            Option<f64>,
+            Option<i64>,
+            Option<f64>,
+        );
         let cases: Vec<Case> = vec![
             // empty window: all null
             (vec![], None, None, None, None, None),
             // one unanswered, younger than the target: undecided for GoS
             (vec![conv(600, None)], Some(0.0), None, None, None, None),
             // one unanswered older than the target: a GoS miss
-            (vec![conv(7200, None)], Some(0.0), None, None, None, Some(0.0)),
+            (
+                vec![conv(7200, None)],
+                Some(0.0),
+                None,
+                None,
+                None,
+                Some(0.0),
+            ),
             // ties: 60, 60, 60, 600 -> median 60, p90 rank ceil(3.6)=4 -> 600
             (
-                vec![conv(9000, Some(60)), conv(9000, Some(60)), conv(9000, Some(60)), conv(9000, Some(600))],
-                Some(1.0), Some(195.0), Some(60.0), Some(600), Some(1.0),
+                vec![
+                    conv(9000, Some(60)),
+                    conv(9000, Some(60)),
+                    conv(9000, Some(60)),
+                    conv(9000, Some(600)),
+                ],
+                Some(1.0),
+                Some(195.0),
+                Some(60.0),
+                Some(600),
+                Some(1.0),
             ),
             // even count, one late answer, one unanswered old: median (1800+5400)/2
             (
-                vec![conv(90000, Some(1800)), conv(90000, Some(5400)), conv(90000, None)],
-                Some(2.0 / 3.0), Some(3600.0), Some(3600.0), Some(5400), Some(1.0 / 3.0),
+                vec![
+                    conv(90000, Some(1800)),
+                    conv(90000, Some(5400)),
+                    conv(90000, None),
+                ],
+                Some(2.0 / 3.0),
+                Some(3600.0),
+                Some(3600.0),
+                Some(5400),
+                Some(1.0 / 3.0),
             ),
         ];
         for (i, (convs, rate, mean_s, median_s, p90, gos)) in cases.into_iter().enumerate() {
@@ -179,7 +210,10 @@ mod tests {
             assert_eq!(r.frt_median_s, median_s, "case {i} median");
             assert_eq!(r.frt_p90_s, p90, "case {i} p90");
             assert_eq!(r.gos, gos, "case {i} gos");
-            assert_eq!(r.frt_business_median_s, median_s, "case {i}: calendar = business");
+            assert_eq!(
+                r.frt_business_median_s, median_s,
+                "case {i}: calendar = business"
+            );
         }
     }
 
@@ -194,7 +228,10 @@ mod tests {
         let r = responsiveness(&[praise, later], NOW, 3600, &cal);
         assert_eq!(r.response_rate, Some(0.0));
         assert_eq!(r.frt_histogram.unanswered, 1);
-        assert_eq!(r.frt_histogram.buckets().iter().map(|b| b.1).sum::<i64>(), 1);
+        assert_eq!(
+            r.frt_histogram.buckets().iter().map(|b| b.1).sum::<i64>(),
+            1
+        );
     }
 
     #[test]

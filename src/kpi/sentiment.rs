@@ -26,7 +26,10 @@ pub struct SentimentMix {
 pub fn sentiment(messages: &[MessageAggregate]) -> SentimentMix {
     let mut s = SentimentMix::default();
     let (mut sum, mut pos, mut neu, mut neg) = (0.0, 0i64, 0i64, 0i64);
-    for a in messages.iter().filter(|a| a.direction == Direction::Inbound) {
+    for a in messages
+        .iter()
+        .filter(|a| a.direction == Direction::Inbound)
+    {
         sum += a.compound_sum;
         pos += a.positive;
         neu += a.neutral;

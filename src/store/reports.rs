@@ -26,7 +26,8 @@ fn push_filters(q: &mut QueryBuilder<'_, Sqlite>, query: &ReportQuery) {
 /// Filters on columns of the table aliased `prefix` ("" or "m.").
 fn push_filters_on(q: &mut QueryBuilder<'_, Sqlite>, query: &ReportQuery, prefix: &str) {
     if let Some(b) = &query.brand {
-        q.push(format!(" AND {prefix}brand = ")).push_bind(b.clone());
+        q.push(format!(" AND {prefix}brand = "))
+            .push_bind(b.clone());
     }
     if let Some(p) = query.platform {
         q.push(format!(" AND {prefix}platform = "))
@@ -173,8 +174,9 @@ impl Store {
         &self,
         query: &ReportQuery,
     ) -> Result<Vec<(i64, i64)>, StoreError> {
-        let mut q: QueryBuilder<Sqlite> =
-            QueryBuilder::new(format!("SELECT created_at / {BUCKET_S} AS b, count(*) FROM messages WHERE created_at >= "));
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+            "SELECT created_at / {BUCKET_S} AS b, count(*) FROM messages WHERE created_at >= "
+        ));
         q.push_bind(query.start)
             .push(" AND created_at < ")
             .push_bind(query.end);
