@@ -15,6 +15,9 @@ fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_carepulse"))
 }
 
+/// (customer, first response time in seconds)
+type Conversation = (&'static str, i64);
+
 /// Per brand: replies (rows with inbound = FALSE by that author) and, per conversation, the
 /// customer (author of the first inbound tweet) and the first response time in seconds.
 ///
@@ -42,7 +45,7 @@ fn bin() -> Command {
 ///   (12305 + 13772) / 2 = 13038.5.
 /// - MicrosoftHelps, 1 reply, to a tweet not in the file: no conversation with a customer,
 ///   so no first response time (null).
-const BRANDS: &[(&str, i64, &[(&str, i64)])] = &[
+const BRANDS: &[(&str, i64, &[Conversation])] = &[
     (
         "sprintcare",
         7,
