@@ -178,10 +178,10 @@ def kpis_duckdb(paths, start, end, now):
               CASE WHEN waiting_since IS NULL AND last_outbound_at IS NOT NULL
                         AND (last_inbound_at IS NULL OR last_outbound_at >= last_inbound_at)
                         AND last_outbound_at = last_message_at
-                        AND {now} - last_outbound_at >= {AUTO} THEN last_outbound_at END) AS at
+                        AND {now} - last_outbound_at >= {AUTO} THEN last_outbound_at END) AS res_at
           FROM '{conv}' WHERE first_inbound_at IS NOT NULL)
-        SELECT count(*), count(*) FILTER (replies >= 1), median(greatest(at - first_inbound_at, 0))
-        FROM x WHERE at >= {start} AND at < {end}""")
+        SELECT count(*), count(*) FILTER (replies >= 1), median(greatest(res_at - first_inbound_at, 0))
+        FROM x WHERE res_at >= {start} AND res_at < {end}""")
     r["resolved"], r["resolved_by_us"], r["resolution_median_s"] = row
     con.close()
     return r

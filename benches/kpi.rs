@@ -15,10 +15,12 @@ use criterion::Criterion;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use carepulse::kpi::full_report;
 use carepulse::kpi::inputs::KpiRules;
 use carepulse::kpi::window::{resolve, WindowSpec};
-use carepulse::kpi::full_report;
-use carepulse::model::{Category, Classification, Direction, NewMessage, Platform, ReportQuery, Sentiment};
+use carepulse::model::{
+    Category, Classification, Direction, NewMessage, Platform, ReportQuery, Sentiment,
+};
 use carepulse::store::{ClassifiedMessage, IngestRules, Store};
 
 /// The instant the data ends and reports run: 2026-11-23 08:00 UTC.
@@ -46,7 +48,11 @@ fn classified(
             },
             category,
             confidence: 0.8,
-            complaint_score: if category == Category::Complaint { 0.9 } else { 0.1 },
+            complaint_score: if category == Category::Complaint {
+                0.9
+            } else {
+                0.1
+            },
             products,
             topics,
         },
@@ -79,20 +85,21 @@ fn conversation(rng: &mut ChaCha8Rng, n: u64, t: i64) -> Vec<ClassifiedMessage> 
         _ => vec![],
     };
     let id = |k: u32| format!("{n}-{k}");
-    let msg = |k: u32, author: &str, dir: Direction, at: i64, reply_to: Option<String>| NewMessage {
-        platform,
-        external_id: id(k),
-        brand: brand.to_string(),
-        author: author.to_string(),
-        direction: dir,
-        created_at: Utc.timestamp_opt(at, 0).single().unwrap_or_default(),
-        text: format!("message {k} of conversation {n} about my order"),
-        reply_to,
-        conversation_ref: None,
-        url: Some(format!("https://example.test/{n}/{k}")),
-        engagement: Some(rng_engagement(n, k)),
-        customer: None,
-    };
+    let msg =
+        |k: u32, author: &str, dir: Direction, at: i64, reply_to: Option<String>| NewMessage {
+            platform,
+            external_id: id(k),
+            brand: brand.to_string(),
+            author: author.to_string(),
+            direction: dir,
+            created_at: Utc.timestamp_opt(at, 0).single().unwrap_or_default(),
+            text: format!("message {k} of conversation {n} about my order"),
+            reply_to,
+            conversation_ref: None,
+            url: Some(format!("https://example.test/{n}/{k}")),
+            engagement: Some(rng_engagement(n, k)),
+            customer: None,
+        };
     let handle = format!("{brand}Help");
     let mut out = vec![classified(
         msg(0, &customer, Direction::Inbound, t, None),
@@ -117,7 +124,13 @@ fn conversation(rng: &mut ChaCha8Rng, n: u64, t: i64) -> Vec<ClassifiedMessage> 
         ));
         match rng.gen_range(0..10) {
             0..=2 => out.push(classified(
-                msg(2, &customer, Direction::Inbound, r1 + rng.gen_range(60..7200), Some(id(1))),
+                msg(
+                    2,
+                    &customer,
+                    Direction::Inbound,
+                    r1 + rng.gen_range(60..7200),
+                    Some(id(1)),
+                ),
                 Category::Praise,
                 rng.gen_range(0.5..0.95),
                 vec![],
@@ -135,7 +148,13 @@ fn conversation(rng: &mut ChaCha8Rng, n: u64, t: i64) -> Vec<ClassifiedMessage> 
                     false,
                 ));
                 out.push(classified(
-                    msg(3, &handle, Direction::Outbound, f + rng.gen_range(60..20000), Some(id(2))),
+                    msg(
+                        3,
+                        &handle,
+                        Direction::Outbound,
+                        f + rng.gen_range(60..20000),
+                        Some(id(2)),
+                    ),
                     Category::Other,
                     0.2,
                     vec![],
@@ -173,7 +192,11 @@ pub async fn build(path: &Path, messages: u64) -> Store {
     let mut stored = 0u64;
     for n in 0..conversations {
         let t = start + (n as f64 * step) as i64;
-        batch.extend(conversation(&mut rng, n, t).into_iter().filter(|m| m.message.created_at.timestamp() < NOW));
+        batch.extend(
+            conversation(&mut rng, n, t)
+                .into_iter()
+                .filter(|m| m.message.created_at.timestamp() < NOW),
+        );
         if batch.len() >= 20_000 {
             stored += batch.len() as u64;
             store
@@ -181,13 +204,24 @@ pub async fn build(path: &Path, messages: u64) -> Store {
                 .await
                 .expect("ingest");
             if n % 200_000 < 10_000 {
-                eprintln!("{}: {stored} messages, {:.0} s", path.display(), began.elapsed().as_secs_f64());
+                eprintln!(
+                    "{}: {stored} messages, {:.0} s",
+                    path.display(),
+                    began.elapsed().as_secs_f64()
+                );
             }
         }
     }
     stored += batch.len() as u64;
-    store.ingest(batch, None, &rules, NOW).await.expect("ingest");
-    eprintln!("{}: built {stored} messages in {:.0} s", path.display(), began.elapsed().as_secs_f64());
+    store
+        .ingest(batch, None, &rules, NOW)
+        .await
+        .expect("ingest");
+    eprintln!(
+        "{}: built {stored} messages in {:.0} s",
+        path.display(),
+        began.elapsed().as_secs_f64()
+    );
     store
 }
 
@@ -209,9 +243,19 @@ fn main() {
     let rules = KpiRules::default();
     let filters = ReportQuery::default();
     let mut c = Criterion::default().configure_from_args().sample_size(20);
-    let mut cases = vec![("month_1M", dir.join("m1.db"), 1_000_000u64, WindowSpec::Month)];
+    let mut cases = vec![(
+        "month_1M",
+        dir.join("m1.db"),
+        1_000_000u64,
+        WindowSpec::Month,
+    )];
     if !only_small {
-        cases.push(("yesterday_10M", dir.join("m10.db"), 10_000_000, WindowSpec::Yesterday));
+        cases.push((
+            "yesterday_10M",
+            dir.join("m10.db"),
+            10_000_000,
+            WindowSpec::Yesterday,
+        ));
     }
     for (name, path, size, spec) in cases {
         let store = rt.block_on(build(&path, size));
