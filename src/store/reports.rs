@@ -5,6 +5,7 @@
 //! trailing 7 days; and the per-conversation export. Every read takes the brand, platform and
 //! product filters of `ReportQuery`.
 
+use futures::TryStreamExt;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::{split_names, Store, StoreError};
@@ -119,14 +120,7 @@ impl Store {
             .push(" AND first_inbound_at < ")
             .push_bind(query.end);
         push_filters(&mut q, query);
-        let conversations = q
-            .build()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| self.map_err(e))?
-            .iter()
-            .map(conversation_from_row)
-            .collect();
+        let conversations = self.conversations_where(&mut q).await?;
         Ok(ReportData {
             messages,
             conversations,
@@ -137,13 +131,13 @@ impl Store {
         &self,
         q: &mut QueryBuilder<'_, Sqlite>,
     ) -> Result<Vec<ConversationFacts>, StoreError> {
-        Ok(q.build()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| self.map_err(e))?
-            .iter()
-            .map(conversation_from_row)
-            .collect())
+        // Streamed: rows become facts one by one instead of all being held as rows first.
+        let mut rows = q.build().fetch(&self.pool);
+        let mut out = Vec::new();
+        while let Some(row) = rows.try_next().await.map_err(|e| self.map_err(e))? {
+            out.push(conversation_from_row(&row));
+        }
+        Ok(out)
     }
 
     /// Inbound counts per combination of products and topics in the window.
@@ -250,12 +244,8 @@ impl Store {
             .push_bind(query.end);
         push_filters(&mut q, query);
         let mut out = Vec::new();
-        for r in q
-            .build()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| self.map_err(e))?
-        {
+        let mut rows = q.build().fetch(&self.pool);
+        while let Some(r) = rows.try_next().await.map_err(|e| self.map_err(e))? {
             let platform: String = r.get(2);
             out.push(PraiseMessage {
                 id: r.get(0),
@@ -332,12 +322,8 @@ impl Store {
             .push_bind(query.end);
         push_filters(&mut q, query);
         let mut out = Vec::new();
-        for r in q
-            .build()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| self.map_err(e))?
-        {
+        let mut rows = q.build().fetch(&self.pool);
+        while let Some(r) = rows.try_next().await.map_err(|e| self.map_err(e))? {
             let platform: String = r.get(0);
             out.push(BadgeConversation {
                 platform: platform
