@@ -15,8 +15,10 @@ use crate::commands::{self, Command, Filters};
 use crate::config::{ChatKind, Config, DigestWindow, SourceSpec};
 use crate::digest::post::Post;
 use crate::ingest::{Ingestor, Labeler};
-use crate::kpi::report::{self, Report};
-use crate::kpi::window::{self, Window, WindowSpec};
+use crate::kpi::full::{full_report, FullReport};
+use crate::kpi::inputs::KpiRules;
+use crate::kpi::report::DayPoint;
+use crate::kpi::window::{self, WindowSpec};
 use crate::model::{Classification, NewMessage, ReportQuery};
 use crate::sources::demo::DemoGenerator;
 use crate::store::{IngestOutcome, Store};
@@ -99,30 +101,39 @@ impl App {
         Ok(total)
     }
 
-    /// The report for a window and the one before it.
+    /// The full KPI report of a window as seen at `now`, with its comparisons.
     pub async fn report(
         &self,
         spec: WindowSpec,
         filters: &Filters,
         now: DateTime<Utc>,
-        tz: chrono_tz::Tz,
-    ) -> anyhow::Result<(Window, Report, Report)> {
-        let w = window::resolve(spec, now, tz);
-        let prev = w.previous(tz);
-        let query = |w: &Window| ReportQuery {
+    ) -> anyhow::Result<FullReport> {
+        let rules = KpiRules::from_config(&self.config);
+        let w = window::resolve(spec, now, rules.timezone);
+        let query = ReportQuery {
             start: w.start_s(),
             end: w.end_s(),
             brand: filters.brand.clone(),
             platform: filters.platform,
             product: filters.product.clone(),
         };
-        let data = self.store.report_data(&query(&w)).await?;
-        let prev_data = self.store.report_data(&query(&prev)).await?;
-        Ok((
-            w,
-            report::compute(&data, now.timestamp()),
-            report::compute(&prev_data, now.timestamp()),
-        ))
+        let inputs = self
+            .store
+            .kpi_inputs(&query, &spec.label(), w, now.timestamp(), &rules)
+            .await?;
+        Ok(full_report(&inputs, now.timestamp(), &rules))
+    }
+
+    /// Mentions vs resolved per local day over the `days` full days before `now`'s day.
+    pub async fn trend(&self, days: u32, now: DateTime<Utc>) -> anyhow::Result<Vec<DayPoint>> {
+        let tz = self.config.timezone;
+        let today = now.with_timezone(&tz).date_naive();
+        let first = today - Duration::days(i64::from(days));
+        let last = today - Duration::days(1);
+        let r = self
+            .report(WindowSpec::Dates(first, last), &Filters::default(), now)
+            .await?;
+        Ok(r.report.mentions_vs_resolved)
     }
 
     /// Answers one command line as typed in any chat.
@@ -133,18 +144,15 @@ impl App {
             Ok(Command::Explain(name)) => Post::usage_error(format!(
                 "no explanation for '{name}' yet; /kpi help lists the commands"
             )),
-            Ok(Command::Kpi { window, filters }) => match self
-                .report(window, &filters, now, self.config.timezone)
-                .await
-            {
-                Ok((_, r, prev)) => {
-                    crate::digest::report_post(&format!("KPIs {}", window.label()), &r, Some(&prev))
+            Ok(Command::Kpi { window, filters }) => {
+                match self.report(window, &filters, now).await {
+                    Ok(r) => crate::digest::report_post(&format!("KPIs {}", window.label()), &r),
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot compute a report");
+                        Post::usage_error(format!("could not compute the report: {e}"))
+                    }
                 }
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot compute a report");
-                    Post::usage_error(format!("could not compute the report: {e}"))
-                }
-            },
+            }
         }
     }
 
@@ -248,17 +256,11 @@ impl App {
                 DigestWindow::Week => WindowSpec::Week,
                 DigestWindow::Month => WindowSpec::Month,
             };
-            let (w, r, prev) = self
-                .report(spec, &Filters::default(), slot, self.config.timezone)
-                .await?;
+            let r = self.report(spec, &Filters::default(), slot).await?;
             let late = (now - slot).num_seconds();
-            let label = format!(
-                "{} ({} to {})",
-                spec.label(),
-                w.first_day,
-                w.local_days().last().copied().unwrap_or(w.first_day)
-            );
-            let post = crate::digest::digest_post(&d.name, &label, &r, Some(&prev), Some(late));
+            let mut post = crate::digest::digest_post(&d.name, &r, Some(late));
+            let trend = self.trend(14, slot).await?;
+            post.attachments = crate::digest::digest_charts(&r, &trend);
             let mut outcome = Err(String::new());
             for attempt in 0..3u32 {
                 match chat.post(&d.channel, &post).await {
@@ -393,15 +395,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     // Opening digest: today so far.
     let now = Utc::now();
-    let (_, r, prev) = app
-        .report(
-            WindowSpec::Today,
-            &Filters::default(),
-            now,
-            app.config.timezone,
-        )
+    let r = app
+        .report(WindowSpec::Today, &Filters::default(), now)
         .await?;
-    let post = crate::digest::report_post("carepulse digest: today so far", &r, Some(&prev));
+    let post = crate::digest::report_post("carepulse digest: today so far", &r);
     chat.post("care-team", &post).await?;
 
     let sched_app = app.clone();

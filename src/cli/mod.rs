@@ -4,21 +4,18 @@
 
 pub mod alerts;
 pub mod classify;
+pub mod kpi;
 pub mod sources;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::app::App;
-use crate::commands::Filters;
 use crate::config::{process_env, Config};
-use crate::kpi::report;
-use crate::kpi::window::WindowSpec;
-use crate::model::Platform;
 use crate::sources::demo::DemoGenerator;
 use crate::sources::files;
 
@@ -50,8 +47,10 @@ pub enum Cmd {
     Import(ImportArgs),
     /// Fill the database with simulated care days, or write them to a file
     Demo(DemoArgs),
-    /// Print the care KPIs for a window
-    Kpi(KpiArgs),
+    /// Print the care KPIs for a window (or `kpi explain NAME` for a metric's definition)
+    Kpi(kpi::KpiArgs),
+    /// One CSV row per conversation started in a window
+    Export(kpi::ExportArgs),
     /// Classify one text per stdin line; one JSON object per line on stdout
     Classify(classify::ClassifyArgs),
     /// Train the complaint model on a labelled CSV
@@ -103,39 +102,6 @@ pub struct DemoArgs {
     pub now: Option<String>,
 }
 
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OutputFormat {
-    Text,
-    Json,
-}
-
-#[derive(Args, Debug)]
-pub struct KpiArgs {
-    /// today, yesterday, week (last 7 full days) or month (last 30 full days)
-    #[arg(long, conflicts_with_all = ["from", "to"])]
-    pub window: Option<String>,
-    /// First day (YYYY-MM-DD), with --to
-    #[arg(long, requires = "to")]
-    pub from: Option<NaiveDate>,
-    /// Last day, included (YYYY-MM-DD)
-    #[arg(long, requires = "from")]
-    pub to: Option<NaiveDate>,
-    #[arg(long)]
-    pub brand: Option<String>,
-    #[arg(long)]
-    pub platform: Option<String>,
-    #[arg(long)]
-    pub product: Option<String>,
-    /// Time zone for the window (IANA name), overriding the config
-    #[arg(long)]
-    pub tz: Option<String>,
-    /// The instant to report at (RFC 3339), so an answer can be reproduced
-    #[arg(long)]
-    pub now: Option<String>,
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: OutputFormat,
-}
-
 /// Parses `--now`, or reads the clock.
 pub fn resolve_now(now: Option<&str>) -> anyhow::Result<DateTime<Utc>> {
     match now {
@@ -182,8 +148,22 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         }
         Cmd::Demo(a) => demo(load_config(cli.config.as_deref(), cli.db.as_deref())?, &a).await,
         Cmd::Kpi(a) => {
+            if let Some(kpi::KpiCommand::Explain { name }) = &a.command {
+                return kpi::explain_metric(name, &mut std::io::stdout().lock());
+            }
             let config = load_config(cli.config.as_deref(), cli.db.as_deref())?;
-            kpi(config, &a, &mut std::io::stdout()).await
+            let store = crate::store::Store::open(&config.database).await?;
+            let result = kpi::run_kpi(a, &store, &config, Utc::now(), &mut std::io::stdout()).await;
+            store.close().await;
+            result
+        }
+        Cmd::Export(a) => {
+            let config = load_config(cli.config.as_deref(), cli.db.as_deref())?;
+            let store = crate::store::Store::open(&config.database).await?;
+            let result =
+                kpi::run_export(a, &store, &config, Utc::now(), &mut std::io::stdout()).await;
+            store.close().await;
+            result
         }
         Cmd::Alerts(a) => alerts_backtest(cli.config.as_deref(), cli.db.as_deref(), a).await,
     }
@@ -423,60 +403,5 @@ async fn demo(config: Config, args: &DemoArgs) -> anyhow::Result<()> {
         "simulated {} days: {} new messages ({} already there); the database now holds {m} messages in {c} conversations",
         args.days, total.inserted, total.duplicates
     );
-    Ok(())
-}
-
-async fn kpi(config: Config, args: &KpiArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let now = resolve_now(args.now.as_deref())?;
-    let tz = match &args.tz {
-        Some(t) => t.parse::<chrono_tz::Tz>().map_err(|_| {
-            anyhow::anyhow!("--tz '{t}' is not an IANA time zone like Europe/London")
-        })?,
-        None => config.timezone,
-    };
-    let spec = match (&args.window, args.from, args.to) {
-        (_, Some(a), Some(b)) => {
-            anyhow::ensure!(a <= b, "--from {a} is after --to {b}");
-            WindowSpec::Dates(a, b)
-        }
-        (Some(w), _, _) => WindowSpec::parse(w).ok_or_else(|| {
-            anyhow::anyhow!("--window '{w}' is not one of today, yesterday, week, month")
-        })?,
-        (None, _, _) => WindowSpec::Today,
-    };
-    let platform = match &args.platform {
-        Some(p) => Some(p.parse::<Platform>()?),
-        None => None,
-    };
-    let filters = Filters {
-        brand: args.brand.clone(),
-        platform,
-        product: args.product.clone(),
-    };
-    let app = App::open(config).await?;
-    let (w, r, prev) = app.report(spec, &filters, now, tz).await?;
-    match args.format {
-        OutputFormat::Json => {
-            let mut v = serde_json::to_value(&r)?;
-            if let Some(o) = v.as_object_mut() {
-                o.insert(
-                    "window".into(),
-                    serde_json::json!({"start": w.start, "end": w.end, "label": spec.label()}),
-                );
-                o.insert("previous".into(), serde_json::to_value(&prev)?);
-            }
-            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
-        }
-        OutputFormat::Text => {
-            let title = format!(
-                "carepulse KPIs, {} ({} to {}, {})",
-                spec.label(),
-                w.start.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
-                w.end.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
-                tz
-            );
-            writeln!(out, "{}", report::render_text(&r, &title))?;
-        }
-    }
     Ok(())
 }

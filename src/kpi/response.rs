@@ -1,0 +1,262 @@
+//! Responsiveness (KPI.md): over actionable conversations whose first inbound message is in
+//! the window, as seen at `now`. A reply counts only if it was sent by `now` (so a report with
+//! a past `--now` does not see later replies).
+
+use serde::Serialize;
+
+use crate::kpi::business_hours::BusinessCalendar;
+use crate::kpi::report::{mean, median, nearest_rank};
+use crate::model::{ConversationFacts, UnixSeconds};
+
+const H: i64 = 3600;
+
+/// First response times by bucket: 0-1 h, 1-4 h, 4-8 h, 8-24 h, 24 h+ (lower bound included),
+/// and unanswered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct FrtHistogram {
+    #[serde(rename = "0-1h")]
+    pub under_1h: i64,
+    #[serde(rename = "1-4h")]
+    pub h1_4: i64,
+    #[serde(rename = "4-8h")]
+    pub h4_8: i64,
+    #[serde(rename = "8-24h")]
+    pub h8_24: i64,
+    #[serde(rename = "24h+")]
+    pub over_24h: i64,
+    pub unanswered: i64,
+}
+
+impl FrtHistogram {
+    fn add(&mut self, frt: Option<i64>) {
+        match frt {
+            None => self.unanswered += 1,
+            Some(s) if s < H => self.under_1h += 1,
+            Some(s) if s < 4 * H => self.h1_4 += 1,
+            Some(s) if s < 8 * H => self.h4_8 += 1,
+            Some(s) if s < 24 * H => self.h8_24 += 1,
+            Some(_) => self.over_24h += 1,
+        }
+    }
+
+    /// (label, count) in display order.
+    pub fn buckets(&self) -> [(&'static str, i64); 6] {
+        [
+            ("0-1h", self.under_1h),
+            ("1-4h", self.h1_4),
+            ("4-8h", self.h4_8),
+            ("8-24h", self.h8_24),
+            ("24h+", self.over_24h),
+            ("unanswered", self.unanswered),
+        ]
+    }
+}
+
+/// Responsiveness metrics of one window.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Responsiveness {
+    pub response_rate: Option<f64>,
+    pub frt_mean_s: Option<f64>,
+    pub frt_median_s: Option<f64>,
+    pub frt_p90_s: Option<i64>,
+    pub frt_business_mean_s: Option<f64>,
+    pub frt_business_median_s: Option<f64>,
+    pub frt_business_p90_s: Option<i64>,
+    pub reply_time_mean_s: Option<f64>,
+    pub reply_time_median_s: Option<f64>,
+    pub gos: Option<f64>,
+    pub gos_target_s: i64,
+    pub frt_histogram: FrtHistogram,
+}
+
+/// The first reply, if it was sent by `now`.
+pub fn first_reply(c: &ConversationFacts, now: UnixSeconds) -> Option<UnixSeconds> {
+    c.first_response_at.filter(|&r| r <= now)
+}
+
+/// Computes responsiveness over the actionable conversations among `started`.
+pub fn responsiveness(
+    started: &[ConversationFacts],
+    now: UnixSeconds,
+    sla_target_s: i64,
+    calendar: &BusinessCalendar,
+) -> Responsiveness {
+    let mut r = Responsiveness {
+        gos_target_s: sla_target_s,
+        ..Responsiveness::default()
+    };
+    let mut frts = Vec::new();
+    let mut business = Vec::new();
+    let mut waits = Vec::new();
+    let (mut actionable, mut hits, mut misses) = (0usize, 0usize, 0usize);
+    for c in started.iter().filter(|c| c.actionable) {
+        let Some(first) = c.first_inbound_at else {
+            continue;
+        };
+        actionable += 1;
+        let frt = first_reply(c, now).map(|reply| reply - first);
+        r.frt_histogram.add(frt);
+        match frt {
+            Some(f) => {
+                frts.push(f);
+                business.push(calendar.seconds(first, first + f));
+                if f <= sla_target_s {
+                    hits += 1;
+                } else {
+                    misses += 1;
+                }
+            }
+            None if now - first > sla_target_s => misses += 1,
+            None => {}
+        }
+        waits.extend(c.reply_waits.iter().copied());
+    }
+    if actionable > 0 {
+        r.response_rate = Some(frts.len() as f64 / actionable as f64);
+    }
+    if hits + misses > 0 {
+        r.gos = Some(hits as f64 / (hits + misses) as f64);
+    }
+    frts.sort_unstable();
+    business.sort_unstable();
+    waits.sort_unstable();
+    r.frt_mean_s = mean(&frts);
+    r.frt_median_s = median(&frts);
+    r.frt_p90_s = nearest_rank(&frts, 0.9);
+    r.frt_business_mean_s = mean(&business);
+    r.frt_business_median_s = median(&business);
+    r.frt_business_p90_s = nearest_rank(&business, 0.9);
+    r.reply_time_mean_s = mean(&waits);
+    r.reply_time_median_s = median(&waits);
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_000_000;
+
+    /// An actionable conversation that started `age` seconds before NOW, answered after `frt`.
+    fn conv(age: i64, frt: Option<i64>) -> ConversationFacts {
+        let first = NOW - age;
+        ConversationFacts {
+            actionable: true,
+            first_inbound_at: Some(first),
+            first_response_at: frt.map(|f| first + f),
+            reply_waits: frt.into_iter().collect(),
+            ..ConversationFacts::default()
+        }
+    }
+
+    #[test]
+    fn responsiveness_table() {
+        let cal = BusinessCalendar::calendar();
+        // (conversations, rate, mean, median, p90, gos)
+        type Case = (
+            Vec<ConversationFacts>,
+            Option<f64>,
+            Option<f64>,
+            Option<f64>,
+            Option<i64>,
+            Option<f64>,
+        );
+        let cases: Vec<Case> = vec![
+            // empty window: all null
+            (vec![], None, None, None, None, None),
+            // one unanswered, younger than the target: undecided for GoS
+            (vec![conv(600, None)], Some(0.0), None, None, None, None),
+            // one unanswered older than the target: a GoS miss
+            (
+                vec![conv(7200, None)],
+                Some(0.0),
+                None,
+                None,
+                None,
+                Some(0.0),
+            ),
+            // ties: 60, 60, 60, 600 -> median 60, p90 rank ceil(3.6)=4 -> 600
+            (
+                vec![
+                    conv(9000, Some(60)),
+                    conv(9000, Some(60)),
+                    conv(9000, Some(60)),
+                    conv(9000, Some(600)),
+                ],
+                Some(1.0),
+                Some(195.0),
+                Some(60.0),
+                Some(600),
+                Some(1.0),
+            ),
+            // even count, one late answer, one unanswered old: median (1800+5400)/2
+            (
+                vec![
+                    conv(90000, Some(1800)),
+                    conv(90000, Some(5400)),
+                    conv(90000, None),
+                ],
+                Some(2.0 / 3.0),
+                Some(3600.0),
+                Some(3600.0),
+                Some(5400),
+                Some(1.0 / 3.0),
+            ),
+        ];
+        for (i, (convs, rate, mean_s, median_s, p90, gos)) in cases.into_iter().enumerate() {
+            let r = responsiveness(&convs, NOW, 3600, &cal);
+            assert_eq!(r.response_rate, rate, "case {i} rate");
+            assert_eq!(r.frt_mean_s, mean_s, "case {i} mean");
+            assert_eq!(r.frt_median_s, median_s, "case {i} median");
+            assert_eq!(r.frt_p90_s, p90, "case {i} p90");
+            assert_eq!(r.gos, gos, "case {i} gos");
+            assert_eq!(
+                r.frt_business_median_s, median_s,
+                "case {i}: calendar = business"
+            );
+        }
+    }
+
+    #[test]
+    fn non_actionable_and_future_replies_are_handled() {
+        let cal = BusinessCalendar::calendar();
+        let mut praise = conv(100, Some(10));
+        praise.actionable = false;
+        // Replied after now (report run with a past --now): unanswered at now.
+        let mut later = conv(100, None);
+        later.first_response_at = Some(NOW + 50);
+        let r = responsiveness(&[praise, later], NOW, 3600, &cal);
+        assert_eq!(r.response_rate, Some(0.0));
+        assert_eq!(r.frt_histogram.unanswered, 1);
+        assert_eq!(
+            r.frt_histogram.buckets().iter().map(|b| b.1).sum::<i64>(),
+            1
+        );
+    }
+
+    #[test]
+    fn histogram_bucket_edges() {
+        let cal = BusinessCalendar::calendar();
+        let convs: Vec<_> = [0, 3599, 3600, 4 * H, 8 * H - 1, 8 * H, 24 * H]
+            .iter()
+            .map(|&f| conv(100 * H, Some(f)))
+            .chain([conv(100, None)])
+            .collect();
+        let h = responsiveness(&convs, NOW, 3600, &cal).frt_histogram;
+        assert_eq!(
+            h.buckets().map(|b| b.1),
+            [2, 1, 2, 1, 1, 1],
+            "[0,1h) [1h,4h) [4h,8h) [8h,24h) 24h+ unanswered"
+        );
+    }
+
+    #[test]
+    fn reply_waits_cover_every_answer() {
+        let cal = BusinessCalendar::calendar();
+        let mut c = conv(10 * H, Some(600));
+        c.reply_waits = vec![600, 120, 3000];
+        let r = responsiveness(&[c], NOW, 3600, &cal);
+        assert_eq!(r.reply_time_mean_s, Some(1240.0));
+        assert_eq!(r.reply_time_median_s, Some(600.0));
+    }
+}

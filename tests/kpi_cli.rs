@@ -1,0 +1,359 @@
+//! The `kpi` and `export` commands over a small store built through `Store::ingest`: every
+//! store read (window aggregates, resolution candidates, backlog, praise, loyalty, badge) and
+//! the filters, checked against a scenario worked out by hand.
+
+use chrono::{DateTime, TimeZone, Utc};
+
+use carepulse::cli::kpi::{
+    run_export, run_kpi, ExportArgs, ExportFormat, KpiArgs, KpiFormat, ReportScope,
+};
+use carepulse::config::Config;
+use carepulse::model::{Category, Classification, Direction, NewMessage, Platform, Sentiment};
+use carepulse::store::{ClassifiedMessage, IngestRules, Store};
+
+const H: i64 = 3600;
+
+fn at(t: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(t, 0).single().expect("instant")
+}
+
+/// 2026-11-22 00:00 UTC: "yesterday" when now is 2026-11-23 08:00.
+const DAY: i64 = 1_795_305_600;
+
+#[allow(clippy::too_many_arguments)]
+fn msg(
+    id: &str,
+    platform: Platform,
+    brand: &str,
+    author: &str,
+    dir: Direction,
+    t: i64,
+    reply_to: Option<&str>,
+    cat: Category,
+    compound: f64,
+    products: &[&str],
+) -> ClassifiedMessage {
+    ClassifiedMessage {
+        message: NewMessage {
+            platform,
+            external_id: id.into(),
+            brand: brand.into(),
+            author: author.into(),
+            direction: dir,
+            created_at: at(t),
+            text: format!("text of {id}"),
+            reply_to: reply_to.map(str::to_string),
+            conversation_ref: None,
+            url: Some(format!("https://example.test/{id}")),
+            engagement: Some(3),
+            customer: None,
+        },
+        classification: Classification {
+            sentiment: Sentiment {
+                compound,
+                ..Sentiment::default()
+            },
+            category: cat,
+            confidence: 0.9,
+            complaint_score: 0.0,
+            products: products.iter().map(|s| s.to_string()).collect(),
+            topics: vec![],
+        },
+        redirect: false,
+        classifier_version: "test".into(),
+    }
+}
+
+async fn scenario(path: &std::path::Path) -> Store {
+    use Category::*;
+    use Direction::*;
+    use Platform::*;
+    let store = Store::open(path).await.expect("open store");
+    let d = DAY;
+    let batch = vec![
+        // c1: complaint at 09:00, answered 09:30, customer thanks at 10:00 (resolved, thanks).
+        msg(
+            "a1",
+            X,
+            "Acme",
+            "alice",
+            Inbound,
+            d + 9 * H,
+            None,
+            Complaint,
+            -0.6,
+            &["router"],
+        ),
+        msg(
+            "r1",
+            X,
+            "Acme",
+            "AcmeHelp",
+            Outbound,
+            d + 9 * H + 1800,
+            Some("a1"),
+            Other,
+            0.2,
+            &[],
+        ),
+        msg(
+            "a2",
+            X,
+            "Acme",
+            "alice",
+            Inbound,
+            d + 10 * H,
+            Some("r1"),
+            Praise,
+            0.8,
+            &[],
+        ),
+        // c2: inquiry at 11:00, answered 13:00, then silence: auto-resolved at 13:00 at now
+        // (2026-11-23 08:00 is 19 h later: not yet!). So unresolved.
+        msg(
+            "b1",
+            X,
+            "Acme",
+            "bob",
+            Inbound,
+            d + 11 * H,
+            None,
+            Inquiry,
+            0.0,
+            &[],
+        ),
+        msg(
+            "s1",
+            X,
+            "Acme",
+            "AcmeHelp",
+            Outbound,
+            d + 13 * H,
+            Some("b1"),
+            Other,
+            0.0,
+            &[],
+        ),
+        // c3: complaint at 12:00 on Facebook, never answered: backlog.
+        msg(
+            "c1",
+            Facebook,
+            "Acme",
+            "carol",
+            Inbound,
+            d + 12 * H,
+            None,
+            Complaint,
+            -0.4,
+            &["tv"],
+        ),
+        // c4: praise on X, not actionable.
+        msg(
+            "p1",
+            X,
+            "Acme",
+            "dave",
+            Inbound,
+            d + 14 * H,
+            None,
+            Praise,
+            0.9,
+            &[],
+        ),
+        // Another brand, same day.
+        msg(
+            "z1",
+            X,
+            "Zeta",
+            "erin",
+            Inbound,
+            d + 15 * H,
+            None,
+            Complaint,
+            -0.5,
+            &[],
+        ),
+        // The day before: one inquiry answered in 10 min, resolved automatically on its day.
+        msg(
+            "y1",
+            X,
+            "Acme",
+            "fred",
+            Inbound,
+            d - 20 * H,
+            None,
+            Inquiry,
+            0.0,
+            &[],
+        ),
+        msg(
+            "y2",
+            X,
+            "Acme",
+            "AcmeHelp",
+            Outbound,
+            d - 20 * H + 600,
+            Some("y1"),
+            Other,
+            0.0,
+            &[],
+        ),
+    ];
+    store
+        .ingest(batch, None, &IngestRules::default(), DAY + 2 * 86400)
+        .await
+        .expect("ingest");
+    store
+}
+
+fn scope(window: &str) -> ReportScope {
+    ReportScope {
+        brand: Some("Acme".into()),
+        platform: None,
+        product: None,
+        window: Some(window.into()),
+        from: None,
+        to: None,
+        tz: None,
+        now: None,
+    }
+}
+
+fn config() -> Config {
+    Config::parse(
+        "[[brands]]\nname = \"Acme\"\n",
+        std::path::Path::new("test"),
+        &|_| None,
+    )
+    .expect("minimal config")
+}
+
+async fn json(store: &Store, scope: ReportScope) -> serde_json::Value {
+    let mut out = Vec::new();
+    let args = KpiArgs {
+        command: None,
+        scope,
+        format: KpiFormat::Json,
+    };
+    run_kpi(args, store, &config(), at(DAY + 86400 + 8 * H), &mut out)
+        .await
+        .expect("kpi");
+    serde_json::from_slice(&out).expect("json")
+}
+
+#[tokio::test]
+async fn kpi_json_over_a_hand_built_day() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = scenario(&dir.path().join("k.db")).await;
+    let j = json(&store, scope("yesterday")).await;
+    // Inbound a1 a2 b1 c1 p1 = 5; outbound r1 s1 = 2.
+    assert_eq!(j["inbound_volume"], 5);
+    assert_eq!(j["outbound_volume"], 2);
+    assert_eq!(j["by_platform"]["facebook"], 1);
+    assert_eq!(j["by_product"]["router"], 1);
+    assert_eq!(j["conversations_new"], 4);
+    // Actionable: c1 (30 min), c2 (2 h), c3 (unanswered, 20 h old at now).
+    assert_eq!(j["response_rate"].as_f64(), Some(2.0 / 3.0));
+    assert_eq!(j["frt_median_s"], 4500.0);
+    assert_eq!(j["frt_p90_s"], 7200);
+    assert_eq!(j["gos"].as_f64(), Some(1.0 / 3.0));
+    assert_eq!(j["frt_histogram"]["0-1h"], 1);
+    assert_eq!(j["frt_histogram"]["1-4h"], 1);
+    assert_eq!(j["frt_histogram"]["unanswered"], 1);
+    assert_eq!(j["backlog"], 1);
+    assert_eq!(j["backlog_oldest_wait_s"], 20 * H);
+    // Resolved yesterday: c1 by thanks at 10:00 (1 h after start; handling 30 min).
+    assert_eq!(j["resolved"], 1);
+    assert_eq!(j["resolved_by_us"], 1);
+    assert_eq!(j["resolution_median_s"], 3600.0);
+    assert_eq!(j["handling_total_s"], 1800);
+    assert_eq!(j["fcr_rate"], 1.0);
+    // complaints a1 c1 = 2, praise a2 p1 = 2.
+    assert_eq!(j["complaint_praise_ratio"], 1.0);
+    // Stories: p1 0.9 ln 5 beats a2 0.8 ln 5.
+    assert_eq!(j["success_stories"][0]["author"], "dave");
+    assert_eq!(j["success_stories"][1]["author"], "alice");
+    // Turnaround: c1 opened at -0.6, closed at 0.8 after a reply, 1 h.
+    assert_eq!(j["turnarounds_count"], 1);
+    assert_eq!(j["turnarounds"][0]["took_s"], 3600);
+    // Previous day: fred's conversation, resolved automatically 10 min after it started.
+    let prev = &j["deltas"]["previous"]["metrics"];
+    assert_eq!(prev["inbound_volume"]["base"], 1.0);
+    assert_eq!(prev["inbound_volume"]["delta"], 4.0);
+    assert_eq!(prev["resolved"]["base"], 1.0);
+    assert!(j["deltas"]["week_earlier"]["metrics"]["inbound_volume"]["delta_pct"].is_null());
+    // Badge over 7 days: fred (10 min), alice (30 min), bob (2 h), carol (none).
+    assert_eq!(j["badge"]["overall"]["conversations"], 4);
+    assert_eq!(
+        j["badge"]["by_platform"]["facebook"]["status"],
+        "not responsive"
+    );
+    // Daily series: one day, 5 mentions, 1 resolved by us.
+    assert_eq!(j["mentions_vs_resolved"][0]["mentions"], 5);
+    assert_eq!(j["mentions_vs_resolved"][0]["resolved_by_us"], 1);
+}
+
+#[tokio::test]
+async fn filters_cut_every_read() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = scenario(&dir.path().join("k.db")).await;
+    let mut s = scope("yesterday");
+    s.platform = Some(Platform::Facebook);
+    let j = json(&store, s).await;
+    assert_eq!(j["inbound_volume"], 1);
+    assert_eq!(j["backlog"], 1);
+    assert_eq!(j["resolved"], 0);
+    assert!(j["frt_median_s"].is_null());
+    let mut s = scope("yesterday");
+    s.product = Some("router".into());
+    let j = json(&store, s).await;
+    assert_eq!(j["inbound_volume"], 1);
+    assert_eq!(j["conversations_new"], 1);
+    assert_eq!(j["backlog"], 0);
+    let mut s = scope("yesterday");
+    s.brand = Some("Zeta".into());
+    let j = json(&store, s).await;
+    assert_eq!(j["inbound_volume"], 1);
+    assert_eq!(j["backlog"], 1);
+    assert_eq!(j["complaint_praise_ratio_infinite"], true);
+}
+
+#[tokio::test]
+async fn text_and_export() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = scenario(&dir.path().join("k.db")).await;
+    let mut out = Vec::new();
+    let args = KpiArgs {
+        command: None,
+        scope: scope("week"),
+        format: KpiFormat::Text,
+    };
+    run_kpi(args, &store, &config(), at(DAY + 86400 + 8 * H), &mut out)
+        .await
+        .expect("kpi");
+    let text = String::from_utf8(out).expect("utf-8");
+    assert!(text.contains("Response rate"), "{text}");
+    assert!(text.contains("vs previous"), "{text}");
+    assert!(
+        !text.contains("vs week before"),
+        "weekly windows have no week-earlier column"
+    );
+
+    let mut out = Vec::new();
+    let args = ExportArgs {
+        scope: scope("yesterday"),
+        format: ExportFormat::Csv,
+    };
+    run_export(args, &store, &config(), at(DAY + 86400 + 8 * H), &mut out)
+        .await
+        .expect("export");
+    let csv = String::from_utf8(out).expect("utf-8");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 5, "header + 4 conversations: {csv}");
+    assert!(lines[0].starts_with("conversation_id,brand,platform,customer,start,first_reply,frt_s"));
+    assert!(
+        lines[1].contains(",alice,") && lines[1].contains(",1800,") && lines[1].contains("thanks"),
+        "{}",
+        lines[1]
+    );
+}
