@@ -85,6 +85,8 @@ struct RawConfig {
     chat: Option<RawChat>,
     #[serde(default)]
     digests: Vec<RawDigest>,
+    /// Checked by `crate::alerts::AlertsConfig` (its own strict shape).
+    alerts: Option<toml::Value>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -167,6 +169,7 @@ pub struct Config {
     pub sources: Vec<SourceSpec>,
     pub chat: ChatConfig,
     pub digests: Vec<DigestSchedule>,
+    pub alerts: crate::alerts::AlertsConfig,
 }
 
 /// Rules of care that shape the KPIs.
@@ -906,6 +909,48 @@ fn validate(
         });
     }
 
+    // alerts: the section's own shape; its channel defaults to chat.alert_channel and its time
+    // zone to the top-level one.
+    let alerts = match raw.alerts {
+        None => crate::alerts::AlertsConfig {
+            channel: chat.alert_channel.clone(),
+            timezone: timezone.name().to_string(),
+            ..Default::default()
+        },
+        Some(value) => {
+            let has = |k: &str| value.get(k).is_some();
+            let (has_channel, has_tz) = (has("channel"), has("timezone"));
+            match value.try_into::<crate::alerts::AlertsConfig>() {
+                Ok(mut a) => {
+                    if !has_channel {
+                        a.channel = chat.alert_channel.clone();
+                    }
+                    if !has_tz {
+                        a.timezone = timezone.name().to_string();
+                    }
+                    if let Err(e) = a.validate() {
+                        problem(
+                            problems,
+                            "alerts",
+                            e.to_string(),
+                            "see the [alerts] section of the shipped config.toml",
+                        );
+                    }
+                    a
+                }
+                Err(e) => {
+                    problem(
+                        problems,
+                        "alerts",
+                        e.to_string().trim().to_string(),
+                        "preset = \"balanced\", bucket = \"5m\", cooldown = \"60m\"",
+                    );
+                    crate::alerts::AlertsConfig::default()
+                }
+            }
+        }
+    };
+
     Config {
         path: path.to_path_buf(),
         database: PathBuf::from(database),
@@ -918,6 +963,7 @@ fn validate(
         sources,
         chat,
         digests,
+        alerts,
     }
 }
 
@@ -1012,6 +1058,30 @@ mod tests {
             !printed.contains("very-secret-token"),
             "token leaked into Debug output"
         );
+    }
+
+    #[test]
+    fn alerts_section_is_strict_and_inherits_channel_and_zone() {
+        let c = parse(&format!(
+            "timezone = \"Europe/Paris\"\n{MINIMAL}[chat]\nalert_channel = \"oncall\"\n"
+        ))
+        .expect("valid");
+        assert_eq!(c.alerts.channel, "oncall");
+        assert_eq!(c.alerts.timezone, "Europe/Paris");
+        let c = parse(&format!(
+            "{MINIMAL}[alerts]\npreset = \"strict\"\nchannel = \"pager\"\n"
+        ))
+        .expect("valid");
+        assert_eq!(c.alerts.channel, "pager");
+        let err = parse(&format!(
+            "{MINIMAL}[alerts]\npreset = \"wild\"\ncooldwn = \"5m\"\n"
+        ))
+        .expect_err("must fail");
+        let text = err.to_string();
+        assert!(text.contains("alerts"), "{text}");
+        let err =
+            parse(&format!("{MINIMAL}[alerts]\ncooldown = \"soon\"\n")).expect_err("must fail");
+        assert!(err.to_string().contains("alerts.cooldown"), "{err}");
     }
 
     #[test]
