@@ -145,7 +145,7 @@ impl SpikeParams {
             dispersion_memory_s: 7.0 * 86_400.0,
             poisson_z: 4.0,
             pseudo_count: 2.0,
-            min_spread: 0.15,
+            min_spread: 0.12,
             var_clip: 4.0,
             long_window_s: 3600,
             winsor: 2.0,
@@ -200,9 +200,13 @@ pub struct SpikeDetector {
     bucket_s: i64,
     utc_offset_s: i64,
     level: f64,
-    log_var: f64,
-    long_log_var: f64,
-    /// Recent (count, expected) pairs for the sustained-rise check, oldest first.
+    /// Lengths (in buckets) of the windows tested, shortest first: 1, 2, 3, 6, 12... up to
+    /// `long_window_s`.
+    windows: Vec<usize>,
+    /// Per window: EWMA of the squared log-ratio beyond what Poisson noise explains (the
+    /// series' own burstiness at that scale).
+    excess_var: Vec<f64>,
+    /// Recent (count, expected) pairs, oldest first, as many as the longest window.
     recent: std::collections::VecDeque<(f64, f64)>,
     factors: Vec<f64>,
     factor_obs: Vec<u32>,
@@ -215,18 +219,92 @@ fn anscombe(x: f64) -> f64 {
     2.0 * (x.max(0.0) + 0.375).sqrt()
 }
 
+/// ln Γ(x) for x > 0 (Lanczos, g = 7, n = 9; ~15 significant digits).
+fn ln_gamma(x: f64) -> f64 {
+    const G: [f64; 9] = [
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
+    ];
+    if x < 0.5 {
+        let pi = std::f64::consts::PI;
+        return (pi / (pi * x).sin()).ln() - ln_gamma(1.0 - x);
+    }
+    let x = x - 1.0;
+    let mut a = G[0];
+    let t = x + 7.5;
+    for (i, g) in G.iter().enumerate().skip(1) {
+        a += g / (x + i as f64);
+    }
+    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + a.ln()
+}
+
+/// One-sided Poisson significance of seeing `x` or more when `lambda` was expected, as a
+/// standard-normal z (0 when `x` is not above `lambda`). Exact tail sum for small means, the
+/// Anscombe residual (accurate there) for large ones.
+pub fn poisson_z(x: f64, lambda: f64) -> f64 {
+    let lambda = lambda.max(0.05);
+    if x <= lambda {
+        return 0.0;
+    }
+    if lambda > 50.0 {
+        return anscombe(x) - anscombe(lambda);
+    }
+    let k = x.floor();
+    // log P(X >= k) = log pmf(k) + log(1 + λ/(k+1) + λ²/((k+1)(k+2)) + ...).
+    let log_pmf = k * lambda.ln() - lambda - ln_gamma(k + 1.0);
+    let (mut term, mut sum, mut j) = (1.0_f64, 1.0_f64, k);
+    while term > 1e-12 * sum && j < k + 2000.0 {
+        j += 1.0;
+        term *= lambda / j;
+        sum += term;
+    }
+    let log_p = (log_pmf + sum.ln()).min(0.0);
+    if log_p > (0.5f64).ln() {
+        return 0.0;
+    }
+    // Upper-tail normal quantile from ln p (Abramowitz & Stegun 26.2.23, error < 5e-4).
+    let t = (-2.0 * log_p).sqrt();
+    t - (2.515_517 + 0.802_853 * t + 0.010_328 * t * t)
+        / (1.0 + 1.432_788 * t + 0.189_269 * t * t + 0.001_308 * t * t * t)
+}
+
+/// Window lengths in buckets: 1, 2, 3, 6, 12, 24... up to `max` (at least 1 and 2).
+fn window_lengths(max: usize) -> Vec<usize> {
+    let mut v = vec![1, 2];
+    for w in [3usize, 6, 12, 24, 48, 96, 192, 384] {
+        if w <= max {
+            v.push(w);
+        }
+    }
+    if max > 2 && !v.contains(&max) {
+        v.push(max);
+    }
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
 impl SpikeDetector {
     /// A detector for buckets of `bucket_s` seconds. `utc_offset_s` shifts instants to the
     /// brand's wall clock for the seasonal slots (0 = UTC).
     pub fn new(params: SpikeParams, bucket_s: i64, utc_offset_s: i64) -> Self {
         let slots = params.seasonality.slots();
+        let bucket_s = bucket_s.max(1);
+        let windows = window_lengths((params.long_window_s / bucket_s).max(2) as usize);
         SpikeDetector {
             params,
-            bucket_s: bucket_s.max(1),
+            bucket_s,
             utc_offset_s,
             level: 0.0,
-            log_var: 0.25,
-            long_log_var: 0.1,
+            excess_var: vec![0.1; windows.len()],
+            windows,
             recent: std::collections::VecDeque::new(),
             factors: vec![1.0; slots],
             factor_obs: vec![0; slots],
@@ -243,18 +321,47 @@ impl SpikeDetector {
         self.bucket_s
     }
 
-    /// Typical size of a bucket's log-ratio to normal (the spread the score divides by).
+    /// Burstiness of one bucket beyond Poisson noise (the spread the score divides by).
     pub fn spread(&self) -> f64 {
-        self.log_var.sqrt().max(self.params.min_spread)
+        self.excess_spread(0)
+    }
+
+    fn excess_spread(&self, i: usize) -> f64 {
+        self.excess_var
+            .get(i)
+            .copied()
+            .unwrap_or(0.0)
+            .max(0.0)
+            .sqrt()
+            .max(self.params.min_spread)
     }
 
     /// Count expected for a bucket starting at `at`, from history so far.
     pub fn expected_at(&self, at: UnixSeconds) -> f64 {
         let slot = self.params.seasonality.slot(at + self.utc_offset_s);
-        (self.level * self.factors[slot]).max(0.0)
+        (self.level * self.factor(slot)).max(0.0)
+    }
+
+    /// Seasonal factor of a slot; a slot never seen yet (the first Saturday, say) borrows the
+    /// most-seen slot of the same hour of the day instead of assuming the flat 1.0.
+    fn factor(&self, slot: usize) -> f64 {
+        if self.factor_obs[slot] > 0 {
+            return self.factors[slot];
+        }
+        let hour = slot % 24;
+        (0..self.factors.len())
+            .filter(|&s| s % 24 == hour && self.factor_obs[s] > 0)
+            .max_by_key(|&s| self.factor_obs[s])
+            .map_or(self.factors[slot], |s| self.factors[s])
     }
 
     /// Score the bucket starting at `at` with `value` counts, then learn from it.
+    ///
+    /// Every window of the last 1, 2, 3, 6, 12... buckets is tested as one count against what
+    /// it should have held: its log-ratio over the series' learned burstiness (the excess
+    /// score) and its Poisson significance must both be high. The bucket's score is the best
+    /// window's weaker of the two, with the Poisson z rescaled so that `poisson_z` maps to
+    /// `z_threshold`.
     pub fn observe(&mut self, at: UnixSeconds, value: f64) -> SpikeScore {
         let value = if value.is_finite() {
             value.max(0.0)
@@ -266,69 +373,85 @@ impl SpikeDetector {
             self.first_at = Some(at);
             self.level = value;
         }
-        let k = self.params.pseudo_count;
+        let p = self.params;
+        let k = p.pseudo_count;
+        if self.factor_obs[slot] == 0 {
+            self.factors[slot] = self.factor(slot);
+        }
         let expected = (self.level * self.factors[slot]).max(0.0);
-        let spread = self.spread();
-        let u = ((value + k) / (expected + k)).ln();
-        let z = u / spread;
-        let poisson_z = anscombe(value) - anscombe(expected);
         let ratio = value / expected.max(0.5);
         let warm = self
             .first_at
-            .is_some_and(|first| at - first >= self.params.warmup_s);
-        let p = self.params;
-        let short = z >= p.z_threshold
-            && poisson_z >= p.poisson_z
-            && ratio >= p.min_ratio
-            && value >= p.floor;
+            .is_some_and(|first| at - first >= p.warmup_s);
 
-        // Sustained rise: the last `long_window_s` together against what they should have held.
-        let long_n = (p.long_window_s / self.bucket_s).max(2) as usize;
+        let longest = self.windows.last().copied().unwrap_or(1);
         self.recent.push_back((value, expected));
-        while self.recent.len() > long_n {
+        while self.recent.len() > longest {
             self.recent.pop_front();
         }
-        let (sum_x, sum_e) = self
-            .recent
-            .iter()
-            .fold((0.0, 0.0), |(a, b), (x, e)| (a + x, b + e));
-        let long_spread = self.long_log_var.sqrt().max(p.min_spread);
-        let long_u = ((sum_x + k) / (sum_e + k)).ln();
-        let long_z = long_u / long_spread;
-        let long = self.recent.len() == long_n
-            && long_z >= p.z_threshold
-            && anscombe(sum_x) - anscombe(sum_e) >= p.poisson_z
-            && sum_x / sum_e.max(0.5) >= p.min_ratio
-            && sum_x >= p.floor;
-        let above = warm && (short || long);
-        self.learn(slot, expected, u, spread);
-        if self.recent.len() == long_n {
-            let lim = p.var_clip * long_spread;
-            let a = (self.bucket_s as f64 / p.dispersion_memory_s).min(1.0);
-            self.long_log_var += a * (long_u.clamp(-lim, lim).powi(2) - self.long_log_var);
+        let pz_scale = p.z_threshold / p.poisson_z.max(1e-6);
+        let mut best = f64::NEG_INFINITY;
+        let mut above = false;
+        let mut u1 = 0.0;
+        let a_disp = (self.bucket_s as f64 / p.dispersion_memory_s)
+            .max((1.0 / (self.seen as f64 + 1.0)).min(0.1))
+            .min(1.0);
+        for (i, &w) in self.windows.clone().iter().enumerate() {
+            if self.recent.len() < w {
+                break;
+            }
+            let (sum_x, sum_e) = self
+                .recent
+                .iter()
+                .rev()
+                .take(w)
+                .fold((0.0, 0.0), |(a, b), (x, e)| (a + x, b + e));
+            let u = ((sum_x + k) / (sum_e + k)).ln();
+            if i == 0 {
+                u1 = u;
+            }
+            let spread = self.excess_spread(i);
+            let z_excess = u / spread;
+            let z_pois = poisson_z(sum_x, sum_e) * pz_scale;
+            let score = z_excess.min(z_pois);
+            best = best.max(score);
+            if score >= p.z_threshold
+                && sum_x / sum_e.max(0.5 * w as f64) >= p.min_ratio
+                && sum_x >= p.floor
+                && (i == 0 || value > expected)
+            {
+                above = true;
+            }
+            // Learn the burstiness beyond Poisson noise at this scale (clipped residuals).
+            let pois_var = sum_e / (sum_e + k).powi(2);
+            let lim = p.var_clip * spread;
+            let excess = u.clamp(-lim, lim).powi(2) - pois_var;
+            self.excess_var[i] += a_disp * (excess - self.excess_var[i]);
         }
+        self.learn(slot, expected, u1);
         SpikeScore {
             at,
             value,
             expected,
             ratio,
-            z: z.max(long_z),
-            above,
+            z: if best.is_finite() { best } else { 0.0 },
+            above: warm && above,
         }
     }
 
-    fn learn(&mut self, slot: usize, expected: f64, u: f64, spread: f64) {
+    fn learn(&mut self, slot: usize, expected: f64, u: f64) {
         let p = &self.params;
         let b = self.bucket_s as f64;
         let k = p.pseudo_count;
         self.seen += 1;
-        // Winsorise on the log scale: cap the residual at ±winsor spreads.
-        let cap = p.winsor * spread;
+        // Winsorise on the log scale: cap the residual at ±winsor spreads (Poisson noise
+        // included, so quiet series are not clipped to nothing).
+        let pois = (expected / (expected + k).powi(2)).sqrt();
+        let cap = p.winsor * (self.spread() + pois);
         let clipped = ((expected + k) * u.clamp(-cap, cap).exp() - k).max(0.0);
 
         let warmup_alpha = 1.0 / (self.seen as f64 + 1.0);
         let a_level = (b / p.level_memory_s).max(warmup_alpha.min(0.2));
-        let a_disp = (b / p.dispersion_memory_s).max(warmup_alpha.min(0.1));
         // Observations a slot gets per day it occurs on.
         let obs_per_slot_day = if p.seasonality == Seasonality::None {
             86_400.0 / b
@@ -348,9 +471,6 @@ impl SpikeDetector {
         self.factor_obs[slot] = self.factor_obs[slot].saturating_add(1);
         self.level += a_level * (clipped / f - self.level);
         self.level = self.level.max(0.0);
-        let lim = p.var_clip * spread;
-        let u2 = u.clamp(-lim, lim).powi(2);
-        self.log_var += a_disp * (u2 - self.log_var);
     }
 }
 
