@@ -95,7 +95,10 @@ fn demo_false_alarms_under_one_a_week_and_outages_caught_within_15_minutes() {
         }
         h += Duration::hours(1);
     }
-    assert!(outages.len() >= 4, "expected weekly outages, got {outages:?}");
+    assert!(
+        outages.len() >= 4,
+        "expected weekly outages, got {outages:?}"
+    );
 
     // Posts: one per bucket in which any series of the brand fires (the runner merges them).
     let end = (from + Duration::days(DAYS)).timestamp();

@@ -321,6 +321,21 @@ impl SpikeDetector {
         self.bucket_s
     }
 
+    /// Sums of the counts and of the expected counts over the last `n` buckets observed (fewer
+    /// when fewer were seen): what an alert reports as "count vs normal" for its window.
+    pub fn recent_totals(&self, n: usize) -> (f64, f64) {
+        self.recent
+            .iter()
+            .rev()
+            .take(n)
+            .fold((0.0, 0.0), |(a, b), (x, e)| (a + x, b + e))
+    }
+
+    /// Longest window tested, in buckets.
+    pub fn longest_window(&self) -> usize {
+        self.windows.last().copied().unwrap_or(1)
+    }
+
     /// Burstiness of one bucket beyond Poisson noise (the spread the score divides by).
     pub fn spread(&self) -> f64 {
         self.excess_spread(0)
@@ -380,9 +395,7 @@ impl SpikeDetector {
         }
         let expected = (self.level * self.factors[slot]).max(0.0);
         let ratio = value / expected.max(0.5);
-        let warm = self
-            .first_at
-            .is_some_and(|first| at - first >= p.warmup_s);
+        let warm = self.first_at.is_some_and(|first| at - first >= p.warmup_s);
 
         let longest = self.windows.last().copied().unwrap_or(1);
         self.recent.push_back((value, expected));

@@ -2,6 +2,7 @@
 //! simulator), the digest scheduler, the command handler and the chat, with graceful
 //! shutdown. The only module that composes I/O pieces; it also reads the clock.
 
+pub mod alerts;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
