@@ -87,7 +87,8 @@ pub fn full_report(inputs: &KpiInputs, now: UnixSeconds, rules: &KpiRules) -> Fu
             metrics: deltas(&json, &base),
         }
     };
-    let (turnarounds_count, turnaround_list) = turnarounds(&inputs.turnarounds, start, end);
+    let (listed_count, turnaround_list) = turnarounds(&inputs.turnarounds, start, end);
+    let turnarounds_count = inputs.turnarounds_total.unwrap_or(listed_count);
     FullReport {
         window: WindowInfo {
             label: inputs.label.clone(),
@@ -307,6 +308,7 @@ mod tests {
             },
             praise: vec![],
             turnarounds: vec![],
+            turnarounds_total: None,
             loyalty: vec![],
             badge: vec![BadgeConversation {
                 platform: Platform::X,

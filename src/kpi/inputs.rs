@@ -7,6 +7,8 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use crate::config::{BusinessHours, Config};
+use crate::kpi::resolution::ResolvedStats;
+use crate::kpi::response::StartedStats;
 use crate::kpi::window::Window;
 use crate::model::{ConversationFacts, MessageAggregate, Platform, UnixSeconds};
 
@@ -66,8 +68,15 @@ pub struct WindowInputs {
     pub started: Vec<ConversationFacts>,
     /// Candidates for resolution in the window (a superset is fine: the engine re-checks).
     pub resolved: Vec<ConversationFacts>,
-    /// Inbound counts per 15-minute bucket: (bucket start, count).
+    /// Inbound counts per 15-minute bucket: (bucket start, count). Any bucket start inside a
+    /// local day counts for that day, so the store may give one count per local day.
     pub inbound_buckets: Vec<(UnixSeconds, i64)>,
+    /// When set, responsiveness reads these (computed by the store in SQL) instead of
+    /// `started`, which is then empty.
+    pub started_stats: Option<StartedStats>,
+    /// When set, resolution reads these (computed by the store in SQL, resolved in the window
+    /// at `now`) instead of `resolved`, which is then empty.
+    pub resolved_stats: Option<ResolvedStats>,
 }
 
 impl WindowInputs {
@@ -80,6 +89,8 @@ impl WindowInputs {
             started: Vec::new(),
             resolved: Vec::new(),
             inbound_buckets: Vec::new(),
+            started_stats: None,
+            resolved_stats: None,
         }
     }
 }
@@ -141,6 +152,9 @@ pub struct KpiInputs {
     pub praise: Vec<PraiseMessage>,
     /// Conversations whose last inbound message is in the window and may be turnarounds.
     pub turnarounds: Vec<ConversationFacts>,
+    /// When set, the number of turnarounds in the window, and `turnarounds` holds only the
+    /// quickest ones (the store counts in SQL and lists the first few).
+    pub turnarounds_total: Option<i64>,
     pub loyalty: Vec<AuthorActivity>,
     /// Actionable conversations started in the 7 days ending at the window's end.
     pub badge: Vec<BadgeConversation>,

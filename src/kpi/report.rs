@@ -12,8 +12,8 @@ use crate::kpi::business_hours::BusinessCalendar;
 use crate::kpi::deltas::Delta;
 use crate::kpi::docs::{MetricDoc, Unit, METRICS};
 use crate::kpi::inputs::{KpiRules, WindowInputs, BUCKET_S};
-use crate::kpi::resolution::{resolution, resolved_in, Resolution};
-use crate::kpi::response::{responsiveness, Responsiveness};
+use crate::kpi::resolution::{resolution_from, resolved_in, Resolution, ResolvedStats};
+use crate::kpi::response::{responsiveness_from, Responsiveness, StartedStats};
 use crate::kpi::sentiment::{ratio_text, sentiment, SentimentMix};
 use crate::kpi::volume::{volume, Volume};
 use crate::kpi::window::Window;
@@ -86,25 +86,35 @@ impl Report {
 pub fn compute_window(inputs: &WindowInputs, now: UnixSeconds, rules: &KpiRules) -> Report {
     let w = &inputs.window;
     let (start, end) = (w.start_s(), w.end_s());
-    let span_from = inputs
-        .started
-        .iter()
-        .filter_map(|c| c.first_inbound_at)
-        .min()
-        .unwrap_or(start);
+    let own_started;
+    let started = match &inputs.started_stats {
+        Some(s) => s,
+        None => {
+            own_started = StartedStats::from_facts(&inputs.started, now, rules.sla_target_s);
+            &own_started
+        }
+    };
+    let own_resolved;
+    let resolved = match &inputs.resolved_stats {
+        Some(s) => s,
+        None => {
+            own_resolved = ResolvedStats::from_resolved(&resolved_in(
+                &inputs.resolved,
+                start,
+                end,
+                now,
+                rules.auto_resolve_after_s,
+            ));
+            &own_resolved
+        }
+    };
+    let span_from = started.earliest_start.unwrap_or(start);
     let calendar = BusinessCalendar::new(rules.business_hours.as_ref(), span_from, now.max(end));
-    let resolved = resolved_in(
-        &inputs.resolved,
-        start,
-        end,
-        now,
-        rules.auto_resolve_after_s,
-    );
     let mut r = Report {
         volume: volume(&inputs.messages, &inputs.tags),
-        conversations_new: inputs.started.len() as i64,
-        response: responsiveness(&inputs.started, now, rules.sla_target_s, &calendar),
-        resolution: resolution(&resolved, &rules.cost_per_contact),
+        conversations_new: started.conversations,
+        response: responsiveness_from(started, rules.sla_target_s, &calendar),
+        resolution: resolution_from(resolved, &rules.cost_per_contact),
         sentiment: sentiment(&inputs.messages),
         mentions_vs_resolved: Vec::new(),
     };
@@ -135,11 +145,9 @@ pub fn compute_window(inputs: &WindowInputs, now: UnixSeconds, rules: &KpiRules)
             p.mentions += n;
         }
     }
-    for (c, at, _) in &resolved {
-        if c.replies >= 1 {
-            if let Some(p) = local_day(*at).and_then(|d| series.get_mut(&d)) {
-                p.resolved_by_us += 1;
-            }
+    for at in &resolved.by_us_at {
+        if let Some(p) = local_day(*at).and_then(|d| series.get_mut(&d)) {
+            p.resolved_by_us += 1;
         }
     }
     r.mentions_vs_resolved = series.into_values().collect();

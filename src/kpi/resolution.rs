@@ -98,56 +98,108 @@ fn saving_per_conversation(costs: &BTreeMap<String, f64>, platform: &str) -> Opt
     Some((avoided - social).max(0.0))
 }
 
+/// What resolution metrics read of the conversations resolved in a window: the store computes
+/// it in SQL; `ResolvedStats::from_resolved` is the same from full rows.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ResolvedStats {
+    pub resolved: i64,
+    pub marked: i64,
+    pub auto: i64,
+    pub thanks: i64,
+    /// Resolution minus first inbound message, floored at 0, one per resolved conversation.
+    pub times: Vec<i64>,
+    /// Resolved with at least one brand reply.
+    pub by_us: i64,
+    /// Those with a first reply, and the sum of resolution minus first reply (floored at 0).
+    pub handled: i64,
+    pub handling_total_s: i64,
+    /// Resolved by us with exactly one reply and no reopen.
+    pub fcr: i64,
+    /// Resolved by us without a redirect, per platform ("" when unknown), platform order.
+    pub kept: BTreeMap<String, i64>,
+    /// Resolution instants of the conversations resolved by us (the daily series).
+    pub by_us_at: Vec<UnixSeconds>,
+}
+
+impl ResolvedStats {
+    /// The stats of conversations resolved in a window (as `resolved_in` returns them).
+    pub fn from_resolved(
+        resolved: &[(&ConversationFacts, UnixSeconds, ResolutionKind)],
+    ) -> ResolvedStats {
+        let mut s = ResolvedStats::default();
+        for (c, at, kind) in resolved {
+            s.resolved += 1;
+            match kind {
+                ResolutionKind::Marked => s.marked += 1,
+                ResolutionKind::Auto => s.auto += 1,
+                ResolutionKind::Thanks => s.thanks += 1,
+            }
+            if let Some(first) = c.first_inbound_at {
+                s.times.push((at - first).max(0));
+            }
+            if c.replies < 1 {
+                continue;
+            }
+            s.by_us += 1;
+            s.by_us_at.push(*at);
+            if let Some(reply) = c.first_response_at {
+                s.handled += 1;
+                s.handling_total_s += (at - reply).max(0);
+            }
+            if c.replies == 1 && c.reopen_count == 0 {
+                s.fcr += 1;
+            }
+            if !c.redirected {
+                let platform = c.platform.map(|p| p.as_str()).unwrap_or("");
+                *s.kept.entry(platform.to_string()).or_default() += 1;
+            }
+        }
+        s
+    }
+}
+
 /// Computes resolution metrics over conversations resolved in the window.
 pub fn resolution(
     resolved: &[(&ConversationFacts, UnixSeconds, ResolutionKind)],
     cost_per_contact: &BTreeMap<String, f64>,
 ) -> Resolution {
-    let mut r = Resolution::default();
-    let mut times = Vec::new();
-    let mut handling = Vec::new();
-    let (mut fcr, mut kept) = (0i64, 0i64);
-    let mut saving: Option<f64> = None;
-    for (c, at, kind) in resolved {
-        r.resolved += 1;
-        match kind {
-            ResolutionKind::Marked => r.resolved_marked += 1,
-            ResolutionKind::Auto => r.resolved_auto += 1,
-            ResolutionKind::Thanks => r.resolved_thanks += 1,
-        }
-        if let Some(first) = c.first_inbound_at {
-            times.push((at - first).max(0));
-        }
-        if c.replies < 1 {
-            continue;
-        }
-        r.resolved_by_us += 1;
-        if let Some(reply) = c.first_response_at {
-            handling.push((at - reply).max(0));
-        }
-        if c.replies == 1 && c.reopen_count == 0 {
-            fcr += 1;
-        }
-        if !c.redirected {
-            kept += 1;
-            let platform = c.platform.map(|p| p.as_str()).unwrap_or("");
-            if let Some(s) = saving_per_conversation(cost_per_contact, platform) {
-                saving = Some(saving.unwrap_or(0.0) + s);
-            }
-        }
-    }
+    resolution_from(&ResolvedStats::from_resolved(resolved), cost_per_contact)
+}
+
+/// Computes resolution metrics from the resolved conversations' stats.
+pub fn resolution_from(s: &ResolvedStats, cost_per_contact: &BTreeMap<String, f64>) -> Resolution {
+    let mut r = Resolution {
+        resolved: s.resolved,
+        resolved_by_us: s.by_us,
+        resolved_marked: s.marked,
+        resolved_auto: s.auto,
+        resolved_thanks: s.thanks,
+        handling_total_s: s.handling_total_s,
+        ..Resolution::default()
+    };
+    let mut times = s.times.clone();
     times.sort_unstable();
     r.resolution_mean_s = mean(&times);
     r.resolution_median_s = median(&times);
-    r.handling_mean_s = mean(&handling);
-    r.handling_total_s = handling.iter().sum();
+    if s.handled > 0 {
+        r.handling_mean_s = Some(s.handling_total_s as f64 / s.handled as f64);
+    }
     if r.resolved_by_us > 0 {
         let n = r.resolved_by_us as f64;
-        r.fcr_rate = Some(fcr as f64 / n);
+        let kept: i64 = s.kept.values().sum();
+        r.fcr_rate = Some(s.fcr as f64 / n);
         r.deflection_rate = Some(kept as f64 / n);
         let has_channel = saving_per_conversation(cost_per_contact, "").is_some();
         r.deflection_saving = if has_channel {
-            Some(saving.unwrap_or(0.0))
+            let mut saving = 0.0;
+            for (platform, k) in &s.kept {
+                if let Some(per) = saving_per_conversation(cost_per_contact, platform) {
+                    for _ in 0..*k {
+                        saving += per;
+                    }
+                }
+            }
+            Some(saving)
         } else {
             None
         };

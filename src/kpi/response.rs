@@ -74,6 +74,52 @@ pub fn first_reply(c: &ConversationFacts, now: UnixSeconds) -> Option<UnixSecond
     c.first_response_at.filter(|&r| r <= now)
 }
 
+/// What responsiveness reads of the conversations started in a window, as seen at `now`:
+/// the store computes it in SQL; `StartedStats::from_facts` is the same from full rows.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StartedStats {
+    /// Conversations started in the window (actionable or not).
+    pub conversations: i64,
+    /// Earliest first inbound message among them.
+    pub earliest_start: Option<UnixSeconds>,
+    /// Actionable conversations among them.
+    pub actionable: i64,
+    /// (first inbound, first response time) of the actionable ones answered by `now`.
+    pub answered: Vec<(UnixSeconds, i64)>,
+    /// Actionable ones unanswered at `now` and older than the SLA target (GoS misses).
+    pub overdue: i64,
+    /// Reply waits of the actionable ones.
+    pub reply_waits: Vec<i64>,
+}
+
+impl StartedStats {
+    /// The stats of `started` (conversations whose first inbound message is in the window).
+    pub fn from_facts(
+        started: &[ConversationFacts],
+        now: UnixSeconds,
+        sla_target_s: i64,
+    ) -> StartedStats {
+        let mut s = StartedStats {
+            conversations: started.len() as i64,
+            earliest_start: started.iter().filter_map(|c| c.first_inbound_at).min(),
+            ..StartedStats::default()
+        };
+        for c in started.iter().filter(|c| c.actionable) {
+            let Some(first) = c.first_inbound_at else {
+                continue;
+            };
+            s.actionable += 1;
+            match first_reply(c, now) {
+                Some(reply) => s.answered.push((first, reply - first)),
+                None if now - first > sla_target_s => s.overdue += 1,
+                None => {}
+            }
+            s.reply_waits.extend(c.reply_waits.iter().copied());
+        }
+        s
+    }
+}
+
 /// Computes responsiveness over the actionable conversations among `started`.
 pub fn responsiveness(
     started: &[ConversationFacts],
@@ -81,42 +127,44 @@ pub fn responsiveness(
     sla_target_s: i64,
     calendar: &BusinessCalendar,
 ) -> Responsiveness {
+    responsiveness_from(
+        &StartedStats::from_facts(started, now, sla_target_s),
+        sla_target_s,
+        calendar,
+    )
+}
+
+/// Computes responsiveness from the started conversations' stats.
+pub fn responsiveness_from(
+    stats: &StartedStats,
+    sla_target_s: i64,
+    calendar: &BusinessCalendar,
+) -> Responsiveness {
     let mut r = Responsiveness {
         gos_target_s: sla_target_s,
         ..Responsiveness::default()
     };
-    let mut frts = Vec::new();
-    let mut business = Vec::new();
-    let mut waits = Vec::new();
-    let (mut actionable, mut hits, mut misses) = (0usize, 0usize, 0usize);
-    for c in started.iter().filter(|c| c.actionable) {
-        let Some(first) = c.first_inbound_at else {
-            continue;
-        };
-        actionable += 1;
-        let frt = first_reply(c, now).map(|reply| reply - first);
-        r.frt_histogram.add(frt);
-        match frt {
-            Some(f) => {
-                frts.push(f);
-                business.push(calendar.seconds(first, first + f));
-                if f <= sla_target_s {
-                    hits += 1;
-                } else {
-                    misses += 1;
-                }
-            }
-            None if now - first > sla_target_s => misses += 1,
-            None => {}
+    let mut frts = Vec::with_capacity(stats.answered.len());
+    let mut business = Vec::with_capacity(stats.answered.len());
+    let (mut hits, mut misses) = (0usize, stats.overdue.max(0) as usize);
+    for &(first, f) in &stats.answered {
+        r.frt_histogram.add(Some(f));
+        frts.push(f);
+        business.push(calendar.seconds(first, first + f));
+        if f <= sla_target_s {
+            hits += 1;
+        } else {
+            misses += 1;
         }
-        waits.extend(c.reply_waits.iter().copied());
     }
-    if actionable > 0 {
-        r.response_rate = Some(frts.len() as f64 / actionable as f64);
+    r.frt_histogram.unanswered = (stats.actionable - stats.answered.len() as i64).max(0);
+    if stats.actionable > 0 {
+        r.response_rate = Some(frts.len() as f64 / stats.actionable as f64);
     }
     if hits + misses > 0 {
         r.gos = Some(hits as f64 / (hits + misses) as f64);
     }
+    let mut waits = stats.reply_waits.clone();
     frts.sort_unstable();
     business.sort_unstable();
     waits.sort_unstable();

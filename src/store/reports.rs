@@ -10,12 +10,51 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::{split_names, Store, StoreError};
 use crate::kpi::badge::BADGE_SPAN_S;
+use crate::kpi::highlights::TURNAROUNDS_LISTED;
 use crate::kpi::inputs::{
     AuthorActivity, BacklogRow, BadgeConversation, KpiInputs, KpiRules, PraiseMessage, TagCount,
     WindowInputs, BUCKET_S,
 };
-use crate::kpi::window::Window;
-use crate::model::{ConversationFacts, MessageAggregate, ReportData, ReportQuery};
+use crate::kpi::resolution::ResolvedStats;
+use crate::kpi::response::StartedStats;
+use crate::kpi::window::{local_midnight, Window};
+use crate::model::{
+    Category, ConversationFacts, MessageAggregate, Platform, ReportData, ReportQuery,
+};
+
+/// The two halves of every message aggregate: classified messages (one index range per
+/// direction, platform and category of `messages_kpi`) and unclassified ones.
+fn category_branches() -> [(String, &'static str); 2] {
+    let names: Vec<String> = Category::ALL
+        .iter()
+        .map(|c| format!("'{}'", c.as_str()))
+        .collect();
+    [
+        (format!("category IN ({})", names.join(", ")), "category"),
+        ("category IS NULL".to_string(), "NULL"),
+    ]
+}
+
+/// `direction IN (...) AND platform IN (...)`: the leading columns of `messages_kpi`, so
+/// SQLite seeks one range per value instead of scanning by time.
+fn message_prefix() -> String {
+    let platforms: Vec<String> = Platform::ALL
+        .iter()
+        .map(|p| format!("'{}'", p.as_str()))
+        .collect();
+    format!(
+        "direction IN ('inbound', 'outbound') AND platform IN ({})",
+        platforms.join(", ")
+    )
+}
+
+/// Integers from a comma-separated list (empty and malformed parts skipped).
+fn ints(s: Option<&str>) -> Vec<i64> {
+    s.unwrap_or("")
+        .split(',')
+        .filter_map(|w| w.parse().ok())
+        .collect()
+}
 
 /// Loyalists look back this far from the window's end.
 pub const LOYALTY_SPAN_S: i64 = 30 * 86400;
@@ -80,39 +119,7 @@ pub(crate) fn conversation_from_row(row: &sqlx::sqlite::SqliteRow) -> Conversati
 impl Store {
     /// Message aggregates and conversations for one window.
     pub async fn report_data(&self, query: &ReportQuery) -> Result<ReportData, StoreError> {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT platform, direction, category, count(*), total(compound), sum(compound >= 0.05), sum(compound > -0.05 AND compound < 0.05), sum(compound <= -0.05) FROM messages WHERE created_at >= ",
-        );
-        q.push_bind(query.start)
-            .push(" AND created_at < ")
-            .push_bind(query.end);
-        push_filters(&mut q, query);
-        q.push(" GROUP BY platform, direction, category");
-        let mut messages = Vec::new();
-        for row in q
-            .build()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| self.map_err(e))?
-        {
-            let platform: String = row.get(0);
-            let direction: String = row.get(1);
-            let category: Option<String> = row.get(2);
-            messages.push(MessageAggregate {
-                platform: platform
-                    .parse()
-                    .map_err(|e| StoreError::Corrupt(format!("{e}")))?,
-                direction: direction
-                    .parse()
-                    .map_err(|e| StoreError::Corrupt(format!("{e}")))?,
-                category: category.and_then(|c| c.parse().ok()),
-                count: row.get(3),
-                compound_sum: row.get(4),
-                positive: row.get::<Option<i64>, _>(5).unwrap_or(0),
-                neutral: row.get::<Option<i64>, _>(6).unwrap_or(0),
-                negative: row.get::<Option<i64>, _>(7).unwrap_or(0),
-            });
-        }
+        let messages = self.message_aggregates(query).await?;
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
             "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE first_inbound_at >= "
         ));
@@ -125,6 +132,266 @@ impl Store {
             messages,
             conversations,
         })
+    }
+
+    /// Message counts, compound sums and sentiment shares per (platform, direction, category)
+    /// in the window, in that order (unclassified first), from the `messages_kpi` index.
+    pub async fn message_aggregates(
+        &self,
+        query: &ReportQuery,
+    ) -> Result<Vec<MessageAggregate>, StoreError> {
+        let mut messages = Vec::new();
+        for (branch, category) in category_branches() {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+                "SELECT platform, direction, {category}, count(*), total(compound), sum(compound >= 0.05), sum(compound > -0.05 AND compound < 0.05), sum(compound <= -0.05) FROM messages WHERE {} AND {branch} AND created_at >= ",
+                message_prefix()
+            ));
+            q.push_bind(query.start)
+                .push(" AND created_at < ")
+                .push_bind(query.end);
+            push_filters(&mut q, query);
+            q.push(if category == "NULL" {
+                " GROUP BY direction, platform"
+            } else {
+                " GROUP BY direction, platform, category"
+            });
+            for row in q
+                .build()
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| self.map_err(e))?
+            {
+                let platform: String = row.get(0);
+                let direction: String = row.get(1);
+                let category: Option<String> = row.get(2);
+                messages.push(MessageAggregate {
+                    platform: platform
+                        .parse()
+                        .map_err(|e| StoreError::Corrupt(format!("{e}")))?,
+                    direction: direction
+                        .parse()
+                        .map_err(|e| StoreError::Corrupt(format!("{e}")))?,
+                    category: category.and_then(|c| c.parse().ok()),
+                    count: row.get(3),
+                    compound_sum: row.get(4),
+                    positive: row.get::<Option<i64>, _>(5).unwrap_or(0),
+                    neutral: row.get::<Option<i64>, _>(6).unwrap_or(0),
+                    negative: row.get::<Option<i64>, _>(7).unwrap_or(0),
+                });
+            }
+        }
+        messages.sort_by(|a, b| {
+            (
+                a.platform.as_str(),
+                a.direction.as_str(),
+                a.category.map(|c| c.as_str()),
+            )
+                .cmp(&(
+                    b.platform.as_str(),
+                    b.direction.as_str(),
+                    b.category.map(|c| c.as_str()),
+                ))
+        });
+        Ok(messages)
+    }
+
+    /// Inbound counts per local day of `window` in `tz`: (start of the day's part in the
+    /// window, count), which the engine reads as its 15-minute buckets.
+    pub async fn inbound_per_day(
+        &self,
+        filters: &ReportQuery,
+        window: &Window,
+        tz: chrono_tz::Tz,
+    ) -> Result<Vec<(i64, i64)>, StoreError> {
+        let (start, end) = (window.start_s(), window.end_s());
+        let mut spans = Vec::new();
+        for day in window.local_days() {
+            let from = local_midnight(tz, day).timestamp().max(start);
+            let to = day
+                .succ_opt()
+                .map(|d| local_midnight(tz, d).timestamp())
+                .unwrap_or(end)
+                .min(end);
+            if from < to {
+                spans.push((from, to));
+            }
+        }
+        if spans.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT ");
+        for (i, (from, to)) in spans.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            for (k, (branch, _)) in category_branches().iter().enumerate() {
+                if k > 0 {
+                    q.push(" + ");
+                }
+                q.push(format!(
+                    "(SELECT count(*) FROM messages WHERE direction = 'inbound' AND {} AND {branch} AND created_at >= ",
+                    message_prefix()
+                ))
+                .push_bind(*from)
+                .push(" AND created_at < ")
+                .push_bind(*to);
+                push_filters(&mut q, filters);
+                q.push(")");
+            }
+        }
+        let row = q
+            .build()
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| self.map_err(e))?;
+        Ok(spans
+            .iter()
+            .enumerate()
+            .map(|(i, (from, _))| (*from, row.get::<i64, _>(i)))
+            .filter(|(_, n)| *n > 0)
+            .collect())
+    }
+
+    /// Responsiveness stats of the conversations started in the window, as seen at `now`,
+    /// computed in SQL on the `conversations_kpi_start` index.
+    pub async fn started_stats(
+        &self,
+        query: &ReportQuery,
+        now: i64,
+        sla_target_s: i64,
+    ) -> Result<StartedStats, StoreError> {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT count(*), min(first_inbound_at), sum(actionable <> 0), group_concat(CASE WHEN actionable <> 0 AND first_response_at <= ",
+        );
+        q.push_bind(now)
+            .push(" THEN first_inbound_at || ':' || (first_response_at - first_inbound_at) END, ','), sum(actionable <> 0 AND (first_response_at IS NULL OR first_response_at > ")
+            .push_bind(now)
+            .push(") AND ")
+            .push_bind(now)
+            .push(" - first_inbound_at > ")
+            .push_bind(sla_target_s)
+            .push("), group_concat(CASE WHEN actionable <> 0 AND reply_waits <> '' THEN reply_waits END, ',') FROM conversations WHERE first_inbound_at >= ")
+            .push_bind(query.start)
+            .push(" AND first_inbound_at < ")
+            .push_bind(query.end);
+        push_filters(&mut q, query);
+        let row = q
+            .build()
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| self.map_err(e))?;
+        let answered = row
+            .get::<Option<&str>, _>(3)
+            .unwrap_or("")
+            .split(',')
+            .filter_map(|p| {
+                let (first, frt) = p.split_once(':')?;
+                Some((first.parse().ok()?, frt.parse().ok()?))
+            })
+            .collect();
+        Ok(StartedStats {
+            conversations: row.get(0),
+            earliest_start: row.get(1),
+            actionable: row.get::<Option<i64>, _>(2).unwrap_or(0),
+            answered,
+            overdue: row.get::<Option<i64>, _>(4).unwrap_or(0),
+            reply_waits: ints(row.get::<Option<&str>, _>(5)),
+        })
+    }
+
+    /// Resolution stats of the conversations resolved in the window as seen at `now`
+    /// (`kpi::resolution::resolved_at` written in SQL over the same candidates as
+    /// `resolved_candidates`).
+    pub async fn resolved_stats(
+        &self,
+        query: &ReportQuery,
+        now: i64,
+        auto_resolve_after_s: i64,
+    ) -> Result<ResolvedStats, StoreError> {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT count(*), sum(k = 1), sum(k = 2), sum(k = 3), group_concat(max(t - first_inbound_at, 0), ','), sum(replies >= 1), sum(replies >= 1 AND first_response_at IS NOT NULL), sum(CASE WHEN replies >= 1 AND first_response_at IS NOT NULL THEN max(t - first_response_at, 0) END), sum(replies = 1 AND reopen_count = 0), group_concat(CASE WHEN replies >= 1 THEN t END, ','), group_concat(CASE WHEN replies >= 1 AND redirected = 0 THEN platform END, ',') FROM (SELECT first_inbound_at, first_response_at, replies, reopen_count, redirected, platform, CASE WHEN mk IS NOT NULL AND (th IS NULL OR mk <= th) THEN mk WHEN th IS NOT NULL THEN th WHEN auto THEN last_outbound_at END AS t, CASE WHEN mk IS NOT NULL AND (th IS NULL OR mk <= th) THEN 1 WHEN th IS NOT NULL THEN 3 WHEN auto THEN 2 END AS k FROM (SELECT first_inbound_at, first_response_at, replies, reopen_count, redirected, platform, last_outbound_at, CASE WHEN marked_resolved_at <= ",
+        );
+        q.push_bind(now)
+            .push(" THEN marked_resolved_at END AS mk, CASE WHEN thanks_resolved_at <= ")
+            .push_bind(now)
+            .push(" THEN thanks_resolved_at END AS th, (last_outbound_at IS NOT NULL AND waiting_since IS NULL AND (last_inbound_at IS NULL OR last_outbound_at >= last_inbound_at) AND last_outbound_at = last_message_at AND ")
+            .push_bind(now)
+            .push(" - last_outbound_at >= ")
+            .push_bind(auto_resolve_after_s)
+            .push(") AS auto FROM conversations WHERE first_inbound_at IS NOT NULL AND ((thanks_resolved_at >= ")
+            .push_bind(query.start)
+            .push(" AND thanks_resolved_at < ")
+            .push_bind(query.end)
+            .push(") OR (marked_resolved_at >= ")
+            .push_bind(query.start)
+            .push(" AND marked_resolved_at < ")
+            .push_bind(query.end)
+            .push(") OR (waiting_since IS NULL AND last_outbound_at >= ")
+            .push_bind(query.start)
+            .push(" AND last_outbound_at < ")
+            .push_bind(query.end.min(now - auto_resolve_after_s + 1))
+            .push("))");
+        push_filters(&mut q, query);
+        q.push(")) WHERE t >= ")
+            .push_bind(query.start)
+            .push(" AND t < ")
+            .push_bind(query.end);
+        let row = q
+            .build()
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| self.map_err(e))?;
+        let n = |i: usize| row.get::<Option<i64>, _>(i).unwrap_or(0);
+        let mut kept = std::collections::BTreeMap::new();
+        for p in row.get::<Option<&str>, _>(10).unwrap_or("").split(',') {
+            if !p.is_empty() {
+                let name = p.parse::<Platform>().map(|p| p.as_str()).unwrap_or("");
+                *kept.entry(name.to_string()).or_insert(0) += 1;
+            }
+        }
+        Ok(ResolvedStats {
+            resolved: n(0),
+            marked: n(1),
+            auto: n(2),
+            thanks: n(3),
+            times: ints(row.get::<Option<&str>, _>(4)),
+            by_us: n(5),
+            handled: n(6),
+            handling_total_s: n(7),
+            fcr: n(8),
+            kept,
+            by_us_at: ints(row.get::<Option<&str>, _>(9)),
+        })
+    }
+
+    /// The number of turnarounds closed in the window, and the quickest ones with their facts
+    /// (`kpi::highlights::is_turnaround` in SQL).
+    pub async fn turnarounds_listed(
+        &self,
+        query: &ReportQuery,
+    ) -> Result<(i64, Vec<ConversationFacts>), StoreError> {
+        let where_ = |q: &mut QueryBuilder<'_, Sqlite>| {
+            q.push(" FROM conversations WHERE closing_after_reply = 1 AND closing_compound >= 0.5 AND first_inbound_at IS NOT NULL AND (category = 'complaint' OR opening_compound <= -0.05) AND last_inbound_at >= ")
+                .push_bind(query.start)
+                .push(" AND last_inbound_at < ")
+                .push_bind(query.end);
+            push_filters(q, query);
+        };
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT count(*)");
+        where_(&mut q);
+        let count: i64 = q
+            .build()
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| self.map_err(e))?
+            .get(0);
+        let mut q: QueryBuilder<Sqlite> =
+            QueryBuilder::new(format!("SELECT {CONVERSATION_COLUMNS}"));
+        where_(&mut q);
+        q.push(format!(
+            " ORDER BY last_inbound_at - first_inbound_at, id LIMIT {TURNAROUNDS_LISTED}"
+        ));
+        Ok((count, self.conversations_where(&mut q).await?))
     }
 
     async fn conversations_where(
@@ -140,25 +407,35 @@ impl Store {
         Ok(out)
     }
 
-    /// Inbound counts per combination of products and topics in the window.
+    /// Inbound counts per combination of products and topics in the window, ordered by
+    /// (products, topics).
     pub async fn tag_counts(&self, query: &ReportQuery) -> Result<Vec<TagCount>, StoreError> {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT products, topics, count(*) FROM messages WHERE direction = 'inbound' AND (products <> ',' OR topics <> ',') AND created_at >= ",
-        );
-        q.push_bind(query.start)
-            .push(" AND created_at < ")
-            .push_bind(query.end);
-        push_filters(&mut q, query);
-        q.push(" GROUP BY products, topics");
-        Ok(q.build()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| self.map_err(e))?
-            .iter()
-            .map(|r| TagCount {
-                products: split_names(r.get::<&str, _>(0)),
-                topics: split_names(r.get::<&str, _>(1)),
-                count: r.get(2),
+        let mut counts: std::collections::BTreeMap<(String, String), i64> = Default::default();
+        for (branch, _) in category_branches() {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+                "SELECT products, topics, count(*) FROM messages WHERE direction = 'inbound' AND {} AND {branch} AND (products <> ',' OR topics <> ',') AND created_at >= ",
+                message_prefix()
+            ));
+            q.push_bind(query.start)
+                .push(" AND created_at < ")
+                .push_bind(query.end);
+            push_filters(&mut q, query);
+            q.push(" GROUP BY products, topics");
+            for r in q
+                .build()
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| self.map_err(e))?
+            {
+                *counts.entry((r.get(0), r.get(1))).or_insert(0) += r.get::<i64, _>(2);
+            }
+        }
+        Ok(counts
+            .into_iter()
+            .map(|((products, topics), count)| TagCount {
+                products: split_names(&products),
+                topics: split_names(&topics),
+                count,
             })
             .collect())
     }
@@ -349,16 +626,20 @@ impl Store {
             end: window.end_s(),
             ..filters.clone()
         };
-        let data = self.report_data(&query).await?;
         Ok(WindowInputs {
             window,
-            messages: data.messages,
+            messages: self.message_aggregates(&query).await?,
             tags: self.tag_counts(&query).await?,
-            started: data.conversations,
-            resolved: self
-                .resolved_candidates(&query, now, rules.auto_resolve_after_s)
+            started: Vec::new(),
+            resolved: Vec::new(),
+            inbound_buckets: self
+                .inbound_per_day(&query, &window, rules.timezone)
                 .await?,
-            inbound_buckets: self.inbound_buckets(&query).await?,
+            started_stats: Some(self.started_stats(&query, now, rules.sla_target_s).await?),
+            resolved_stats: Some(
+                self.resolved_stats(&query, now, rules.auto_resolve_after_s)
+                    .await?,
+            ),
         })
     }
 
@@ -394,6 +675,7 @@ impl Store {
         } else {
             None
         };
+        let (turnarounds_total, turnarounds) = self.turnarounds_listed(&q(start, end)).await?;
         Ok(KpiInputs {
             brand: filters.brand.clone(),
             platform: filters.platform,
@@ -404,7 +686,8 @@ impl Store {
             week_earlier,
             backlog: self.backlog(filters, now).await?,
             praise: self.praise_messages(&q(start, end)).await?,
-            turnarounds: self.turnaround_candidates(&q(start, end)).await?,
+            turnarounds,
+            turnarounds_total: Some(turnarounds_total),
             loyalty: self.loyalty(&q(end - LOYALTY_SPAN_S, end)).await?,
             badge: self
                 .badge_conversations(&q(end - BADGE_SPAN_S, end))
