@@ -34,11 +34,14 @@ fn later(s: i64) -> DateTime<Utc> {
     now() + chrono::Duration::seconds(s)
 }
 
+/// (status answered, request body) of one message POST.
+type Posted = (u16, Vec<u8>);
+
 /// What the fake answers, in order; after the script, 200. `0` hangs past the timeout.
 #[derive(Clone, Default)]
 struct FakeState {
     script: Arc<Mutex<VecDeque<u16>>>,
-    posts: Arc<Mutex<Vec<(u16, Vec<u8>)>>>,
+    posts: Arc<Mutex<Vec<Posted>>>,
 }
 
 struct Fake {
@@ -51,7 +54,7 @@ impl Fake {
         self.state.script.lock().unwrap().extend(statuses);
     }
     /// (status answered, body) of every message POST.
-    fn posts(&self) -> Vec<(u16, Vec<u8>)> {
+    fn posts(&self) -> Vec<Posted> {
         self.state.posts.lock().unwrap().clone()
     }
     fn delivered(&self) -> usize {
