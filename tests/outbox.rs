@@ -313,3 +313,41 @@ async fn two_senders_on_one_database_send_each_post_once() {
     assert_eq!(da.unwrap().delivered + db.unwrap().delivered, 2);
     assert_eq!(fake.posts().len(), 2);
 }
+
+#[test]
+fn the_documented_discord_section_parses_with_every_key() {
+    let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml"))
+        .expect("shipped config");
+    // Uncomment the example: "# key" lines become keys, "# # comment" lines stay comments.
+    let mut text = String::new();
+    let mut inside = false;
+    for line in shipped.lines() {
+        if line.starts_with("# [chat.discord]") {
+            inside = true;
+        } else if inside && !line.starts_with('#') {
+            inside = false;
+        }
+        match line.strip_prefix("# ") {
+            Some(rest) if inside && !rest.starts_with('#') => text.push_str(rest),
+            _ => text.push_str(line),
+        }
+        text.push('\n');
+    }
+    let config = Config::parse(&text, std::path::Path::new("config.toml"), &|_| None)
+        .expect("uncommented config parses");
+    let d = carepulse::app::discord_config(&config).expect("[chat.discord] is valid");
+    assert_eq!(d.application_id, 123456789012345678);
+    assert_eq!(d.guild_id, Some(123456789012345678));
+    assert_eq!(d.channel_id("care-team"), Some(123456789012345678));
+    assert_eq!(d.request_timeout_secs, 15);
+    assert_eq!(d.listen.port(), 8080);
+    // Without the section, the error says what to add.
+    let plain = Config::parse(&shipped, std::path::Path::new("config.toml"), &|_| None).unwrap();
+    let err = carepulse::app::discord_config(&plain)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("[chat.discord]") && err.contains("application_id"),
+        "{err}"
+    );
+}

@@ -165,8 +165,8 @@ pub fn sentiment_chart(days: &[DayVolume]) -> Option<Attachment> {
             .collect::<Vec<_>>()
     };
     let series = [
-        Series::new("positive", share(|d| d.positive)),
-        Series::new("negative", share(|d| d.negative)),
+        Series::new("positive", share(|d| d.positive)).coloured(charts::GOOD),
+        Series::new("negative", share(|d| d.negative)).coloured(charts::BAD),
     ];
     let labels = Labels::new(
         format!("Sentiment of mentions, {}", label_days(days)),
@@ -193,7 +193,8 @@ pub fn mentions_vs_resolved_chart(trend: &[DayPoint]) -> Option<Attachment> {
                 .iter()
                 .map(|d| (d.date, d.resolved_by_us as f64))
                 .collect(),
-        ),
+        )
+        .coloured(charts::GOOD),
     ];
     let span = match (trend.first(), trend.last()) {
         (Some(a), Some(b)) => format!("{} – {}", a.date.format("%b %d"), b.date.format("%b %d")),
