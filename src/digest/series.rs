@@ -131,18 +131,15 @@ pub fn platforms_chart(days: &[DayVolume]) -> Option<Attachment> {
 
 /// Complaints and praise per day.
 pub fn complaints_vs_praise_chart(days: &[DayVolume]) -> Option<Attachment> {
-    let series = [Category::Complaint, Category::Praise].map(|c| {
-        Series::new(
-            if c == Category::Complaint {
-                "complaints"
-            } else {
-                "praise"
-            },
-            days.iter()
-                .map(|d| (d.date, d.category(c) as f64))
-                .collect(),
-        )
-    });
+    let line = |c: Category| {
+        days.iter()
+            .map(|d| (d.date, d.category(c) as f64))
+            .collect()
+    };
+    let series = [
+        Series::new("complaints", line(Category::Complaint)).coloured(charts::BAD),
+        Series::new("praise", line(Category::Praise)).coloured(charts::GOOD),
+    ];
     let labels = Labels::new(
         format!("Complaints vs praise, {}", label_days(days)),
         "day",
