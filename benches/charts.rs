@@ -63,5 +63,43 @@ fn digest_set(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, digest_set);
+/// The digest's own chart set as `digest::digest_charts` draws it: mentions trend (total and
+/// four platforms), mentions by platform, complaints vs praise, mentions vs resolved, over 14
+/// days.
+fn digest_charts_from_series(c: &mut Criterion) {
+    use carepulse::digest::series::DayVolume;
+    use carepulse::kpi::report::DayPoint;
+    use carepulse::model::{Category, Platform};
+    let start = NaiveDate::from_ymd_opt(2026, 11, 9).expect("valid date");
+    let days: Vec<DayVolume> = (0..14u32)
+        .map(|d| {
+            let mut v = DayVolume::new(start + chrono::Duration::days(i64::from(d)));
+            for (i, p) in Platform::ALL.into_iter().enumerate() {
+                v.by_platform
+                    .insert(p, 100 + i64::from(d * 37 % 90) / (i as i64 + 1));
+            }
+            v.inbound = v.by_platform.values().sum();
+            v.by_category.insert(Category::Complaint, v.inbound / 3);
+            v.by_category.insert(Category::Praise, v.inbound / 4);
+            v
+        })
+        .collect();
+    let trend: Vec<DayPoint> = days
+        .iter()
+        .map(|d| DayPoint {
+            date: d.date,
+            mentions: d.inbound,
+            resolved_by_us: d.inbound / 2,
+        })
+        .collect();
+    c.bench_function("digest_charts_four_pngs", |b| {
+        b.iter(|| {
+            let charts = carepulse::digest::digest_charts(black_box(&days), black_box(&trend));
+            assert_eq!(charts.len(), 4);
+            charts
+        })
+    });
+}
+
+criterion_group!(benches, digest_set, digest_charts_from_series);
 criterion_main!(benches);

@@ -421,7 +421,7 @@ async fn waiting_nudge(app: &App, chat: &dyn Chat, tick: &mut Tick) -> anyhow::R
     let cfg = &app.config.alerts;
     let sla = cfg.waiting_sla_s()?;
     let every = parse_duration_s(&cfg.waiting.every).unwrap_or(1800);
-    let facts = app.store.waiting_conversations(now - sla).await?;
+    let facts = app.store.overdue_conversations(now - sla).await?;
     let Some(oldest) = facts.iter().filter_map(|f| f.waiting_since).min() else {
         return Ok(());
     };

@@ -10,9 +10,10 @@ use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::chat::console::{command_loop, ConsoleChat};
+use crate::chat::discord::{DiscordChat, DiscordConfig, Suggest};
 use crate::chat::{Chat, CommandHandler, Invocation};
 use crate::classify::{Classifier, KeywordRule as RuleKeyword, Rules};
-use crate::commands::{self, Command, Filters};
+use crate::commands::Filters;
 use crate::config::{ChatKind, Config, DigestWindow, SourceSpec};
 use crate::digest::post::Post;
 use crate::ingest::{Ingestor, Labeler};
@@ -23,6 +24,9 @@ use crate::kpi::window::{self, WindowSpec};
 use crate::model::{Classification, NewMessage, ReportQuery};
 use crate::sources::demo::DemoGenerator;
 use crate::store::{IngestOutcome, Store};
+
+pub mod chat;
+pub mod outbox;
 
 impl Labeler for Classifier {
     fn label(&self, text: &str) -> Classification {
@@ -137,26 +141,6 @@ impl App {
         Ok(r.report.mentions_vs_resolved)
     }
 
-    /// Answers one command line as typed in any chat.
-    pub async fn answer(&self, line: &str, now: DateTime<Utc>) -> Post {
-        match commands::parse(line) {
-            Err(usage) => Post::usage_error(usage),
-            Ok(Command::Help) => commands::answer_help(),
-            Ok(Command::Explain(name)) => Post::usage_error(format!(
-                "no explanation for '{name}' yet; /kpi help lists the commands"
-            )),
-            Ok(Command::Kpi { window, filters }) => {
-                match self.report(window, &filters, now).await {
-                    Ok(r) => crate::digest::report_post(&format!("KPIs {}", window.label()), &r),
-                    Err(e) => {
-                        tracing::error!(error = %e, "cannot compute a report");
-                        Post::usage_error(format!("could not compute the report: {e}"))
-                    }
-                }
-            }
-        }
-    }
-
     /// The simulator of a demo source.
     fn demo_generator(&self, spec: &crate::config::DemoSourceConfig) -> DemoGenerator {
         let brand = self.config.brands.iter().find(|b| b.name == spec.brand);
@@ -226,74 +210,68 @@ impl App {
         }
     }
 
-    /// Posts every digest whose slot is due and not yet claimed.
-    pub async fn run_due_digests(
-        &self,
-        chat: &dyn Chat,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<usize> {
-        let mut posted = 0;
+    /// Enqueues every digest whose slot is due and not yet claimed: the post (with its four
+    /// charts) goes into the outbox in the same transaction that claims the (job, slot) row,
+    /// so each slot is posted exactly once by the delivery loop, also across restarts, a
+    /// second instance and a repeated DST hour. Returns how many digests were enqueued.
+    pub async fn run_due_digests(&self, now: DateTime<Utc>) -> anyhow::Result<usize> {
+        let tz = self.config.timezone;
+        let mut enqueued = 0;
         for d in &self.config.digests {
             let catch_up = Duration::from_std(d.catch_up).unwrap_or(Duration::hours(6));
-            let Some(slot) =
-                crate::schedule::latest_due(&d.cron, self.config.timezone, now, catch_up)
-            else {
+            let Some(slot) = crate::schedule::latest_due(&d.cron, tz, now, catch_up) else {
                 continue;
             };
-            if !self
+            let job = format!("digest:{}", d.name);
+            let key = crate::schedule::slot_key(slot, tz);
+            if self.store.job_claimed(&job, key).await? {
+                continue;
+            }
+            let post = self.digest(d, slot, now).await?;
+            let (json, blob) = outbox::encode(&post)?;
+            match self
                 .store
-                .claim_job(
-                    &format!("digest:{}", d.name),
-                    slot.timestamp(),
-                    now.timestamp(),
-                )
+                .claim_and_enqueue(&job, key, &d.channel, &json, &blob, now.timestamp())
                 .await?
             {
-                continue;
-            }
-            let spec = match d.window {
-                DigestWindow::Today => WindowSpec::Today,
-                DigestWindow::Yesterday => WindowSpec::Yesterday,
-                DigestWindow::Week => WindowSpec::Week,
-                DigestWindow::Month => WindowSpec::Month,
-            };
-            let r = self.report(spec, &Filters::default(), slot).await?;
-            let late = (now - slot).num_seconds();
-            let mut post = crate::digest::digest_post(&d.name, &r, Some(late));
-            let trend = self.trend(14, slot).await?;
-            post.attachments = crate::digest::digest_charts(&r, &trend);
-            let mut outcome = Err(String::new());
-            for attempt in 0..3u32 {
-                match chat.post(&d.channel, &post).await {
-                    Ok(_) => {
-                        outcome = Ok(());
-                        break;
-                    }
-                    Err(e) => {
-                        tracing::warn!(digest = %d.name, attempt, error = %e, "digest post failed");
-                        outcome = Err(e.to_string());
-                        tokio::time::sleep(StdDuration::from_secs(2u64.pow(attempt))).await;
-                    }
+                Some(id) => {
+                    tracing::info!(digest = %d.name, slot = %slot, outbox = id, "digest enqueued");
+                    enqueued += 1;
                 }
-            }
-            let job = format!("digest:{}", d.name);
-            match outcome {
-                Ok(()) => {
-                    posted += 1;
-                    self.store
-                        .finish_job(&job, slot.timestamp(), "posted", None, now.timestamp())
-                        .await?;
-                }
-                Err(e) => {
-                    self.store
-                        .finish_job(&job, slot.timestamp(), "failed", Some(&e), now.timestamp())
-                        .await?
-                }
+                None => tracing::debug!(digest = %d.name, slot = %slot, "digest claimed elsewhere"),
             }
         }
-        Ok(posted)
+        Ok(enqueued)
+    }
+
+    /// The digest post of a scheduled slot, as seen at the slot, marked late when `now` is
+    /// well after it, with its four charts over the last two weeks.
+    pub async fn digest(
+        &self,
+        d: &crate::config::DigestSchedule,
+        slot: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Post> {
+        let spec = match d.window {
+            DigestWindow::Today => WindowSpec::Today,
+            DigestWindow::Yesterday => WindowSpec::Yesterday,
+            DigestWindow::Week => WindowSpec::Week,
+            DigestWindow::Month => WindowSpec::Month,
+        };
+        let r = self.report(spec, &Filters::default(), slot).await?;
+        let late = (now - slot).num_seconds();
+        let mut post = crate::digest::digest_post(&d.name, &r, Some(late));
+        let days = self
+            .daily_volume(DIGEST_CHART_DAYS, &Filters::default(), slot)
+            .await?;
+        let trend = self.trend(DIGEST_CHART_DAYS, slot).await?;
+        post.attachments = crate::digest::digest_charts(&days, &trend);
+        Ok(post)
     }
 }
+
+/// Days the digest charts cover.
+pub const DIGEST_CHART_DAYS: u32 = 14;
 
 /// The platform sources of the config, parsed and checked.
 pub fn platform_specs(config: &Config) -> anyhow::Result<Vec<crate::sources::config::SourceSpec>> {
@@ -343,23 +321,67 @@ impl crate::sources::sink::Sink for StoreSink {
     }
 }
 
-/// Runs the bot until Ctrl-C (or end of stdin for the console chat).
+/// The `[chat.discord]` section as the Discord transport reads it, checked.
+pub fn discord_config(config: &Config) -> anyhow::Result<DiscordConfig> {
+    let raw = config.chat.discord.clone().with_context(|| {
+        format!(
+            "{}: chat.kind = \"discord\" needs a [chat.discord] section with at least application_id (see the commented example in the shipped config.toml)",
+            config.path.display()
+        )
+    })?;
+    let parsed: DiscordConfig = raw.try_into().map_err(|e| {
+        anyhow::anyhow!(
+            "{}: [chat.discord] is not valid: {e}",
+            config.path.display()
+        )
+    })?;
+    parsed
+        .validate()
+        .map_err(|e| anyhow::anyhow!("{}: [chat.discord]: {e}", config.path.display()))?;
+    Ok(parsed)
+}
+
+/// Runs the bot until Ctrl-C (the console chat also reads commands from stdin): sources,
+/// the digest scheduler (enqueueing into the outbox), the outbox delivery loop, and the chat
+/// (console by default; Discord's gateway or HTTP interactions endpoint with
+/// `chat.kind = "discord"`).
 pub async fn run(config: Config) -> anyhow::Result<()> {
-    if config.chat.kind != ChatKind::Console {
-        anyhow::bail!(
-            "chat.kind = \"discord\" is not wired in this build yet; use chat.kind = \"console\""
-        );
-    }
     let app = Arc::new(App::open(config).await?);
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
-    let chat = Arc::new(ConsoleChat::new(
-        Box::new(std::io::stdout()),
-        app.config.chat.charts_dir.clone(),
-    ));
-    eprintln!(
-        "carepulse is running on {} with the console chat. Type /kpi today, /kpi help, or Ctrl-C to stop.",
-        app.store.path()
-    );
+
+    let mut console: Option<Arc<ConsoleChat>> = None;
+    let mut discord: Option<(DiscordConfig, secrecy::SecretString)> = None;
+    let chat: Arc<dyn Chat> = match app.config.chat.kind {
+        ChatKind::Console => {
+            let c = Arc::new(ConsoleChat::new(
+                Box::new(std::io::stdout()),
+                app.config.chat.charts_dir.clone(),
+            ));
+            console = Some(c.clone());
+            c
+        }
+        ChatKind::Discord => {
+            let cfg = discord_config(&app.config)?;
+            let token = match app.config.chat.discord_token.clone() {
+                Some(t) if cfg.token_env == crate::chat::discord::DEFAULT_TOKEN_ENV => t,
+                _ => cfg.token_from_env()?,
+            };
+            let c = Arc::new(DiscordChat::new(&cfg, &token)?);
+            discord = Some((cfg, token));
+            c
+        }
+    };
+    match &discord {
+        Some((cfg, _)) => eprintln!(
+            "carepulse is running on {} with Discord ({:?} mode). Ctrl-C stops it.",
+            app.store.path(),
+            cfg.mode
+        ),
+        None => eprintln!(
+            "carepulse is running on {} with the console chat. Type /kpi today, /kpi help, or Ctrl-C to stop.",
+            app.store.path()
+        ),
+    }
 
     // Demo history is filled before anything reports, so the first digests have numbers.
     let mut tasks = Vec::new();
@@ -394,24 +416,44 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         )?);
         tasks.extend(poller.spawn_all(built, shutdown_rx.clone()));
     }
-    // Opening digest: today so far.
-    let now = Utc::now();
-    let r = app
-        .report(WindowSpec::Today, &Filters::default(), now)
-        .await?;
-    let post = crate::digest::report_post("carepulse digest: today so far", &r);
-    chat.post("care-team", &post).await?;
+    // Console only: an opening report of today so far, so a new user sees the bot work.
+    if let Some(c) = &console {
+        let r = app
+            .report(WindowSpec::Today, &Filters::default(), Utc::now())
+            .await?;
+        let post = crate::digest::report_post("carepulse digest: today so far", &r);
+        c.post("care-team", &post).await?;
+    }
+
+    // The outbox delivery loop: posts what is pending (also from before a restart).
+    let wake = Arc::new(tokio::sync::Notify::new());
+    tasks.push(tokio::spawn(outbox::run_delivery(
+        app.store.clone(),
+        chat.clone(),
+        outbox::OutboxPolicy::default(),
+        wake.clone(),
+        shutdown_rx.clone(),
+    )));
+
+    // Alerts (spikes, waiting customers, badge at risk) reach chat through the outbox.
+    if app.config.alerts.enabled {
+        let alert_chat: Arc<dyn Chat> =
+            Arc::new(outbox::OutboxChat::new(app.store.clone(), wake.clone()));
+        tasks.push(tokio::spawn(alerts::run_alerts(
+            app.clone(),
+            alert_chat,
+            shutdown_rx.clone(),
+        )));
+    }
 
     let sched_app = app.clone();
-    let sched_chat = chat.clone();
     let mut sched_shutdown = shutdown_rx.clone();
     tasks.push(tokio::spawn(async move {
         loop {
-            if let Err(e) = sched_app
-                .run_due_digests(sched_chat.as_ref(), Utc::now())
-                .await
-            {
-                tracing::error!(error = %e, "digest scheduler");
+            match sched_app.run_due_digests(Utc::now()).await {
+                Ok(n) if n > 0 => wake.notify_one(),
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %format!("{e:#}"), "digest scheduler"),
             }
             tokio::select! {
                 _ = tokio::time::sleep(StdDuration::from_secs(20)) => {}
@@ -425,19 +467,49 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let app = handler_app.clone();
         Box::pin(async move { app.answer(&inv.line, Utc::now()).await })
     });
-    let console_chat = chat.clone();
-    let console_shutdown = shutdown_rx.clone();
-    let console = tokio::spawn(async move {
-        let stdin = tokio::io::BufReader::new(tokio::io::stdin());
-        command_loop(stdin, &console_chat, handler, console_shutdown).await;
-    });
 
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => eprintln!("\nStopping carepulse..."),
-        _ = console => {
-            // End of stdin: keep running for the scheduler and sources until Ctrl-C.
-            tokio::signal::ctrl_c().await.ok();
-            eprintln!("\nStopping carepulse...");
+    if let Some((cfg, token)) = discord {
+        let suggest_app = app.clone();
+        let suggest: Suggest = Arc::new(move |option: String, typed: String| {
+            let app = suggest_app.clone();
+            Box::pin(async move { app.suggest(&option, &typed).await })
+        });
+        let mut rx = shutdown_rx.clone();
+        let stop = async move {
+            let _ = rx.changed().await;
+        };
+        let mut receiver = tokio::spawn(async move {
+            crate::chat::discord::run(&cfg, &token, handler, Some(suggest), stop).await
+        });
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => eprintln!("\nStopping carepulse..."),
+            done = &mut receiver => {
+                let _ = shutdown_tx.send(true);
+                for t in tasks {
+                    let _ = tokio::time::timeout(StdDuration::from_secs(10), t).await;
+                }
+                app.store.close().await;
+                return match done {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(anyhow::anyhow!(e).context("the Discord connection stopped")),
+                    Err(e) => Err(anyhow::anyhow!("the Discord task failed: {e}")),
+                };
+            }
+        }
+        tasks.push(receiver_task(receiver));
+    } else if let Some(console_chat) = console {
+        let console_shutdown = shutdown_rx.clone();
+        let console_task = tokio::spawn(async move {
+            let stdin = tokio::io::BufReader::new(tokio::io::stdin());
+            command_loop(stdin, &console_chat, handler, console_shutdown).await;
+        });
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => eprintln!("\nStopping carepulse..."),
+            _ = console_task => {
+                // End of stdin: keep running for the scheduler and sources until Ctrl-C.
+                tokio::signal::ctrl_c().await.ok();
+                eprintln!("\nStopping carepulse...");
+            }
         }
     }
     let _ = shutdown_tx.send(true);
@@ -446,4 +518,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     app.store.close().await;
     Ok(())
+}
+
+/// The Discord receiver as a plain task handle, so shutdown waits for it like the others.
+fn receiver_task(
+    receiver: tokio::task::JoinHandle<Result<(), crate::chat::discord::DiscordError>>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if let Ok(Err(e)) = receiver.await {
+            tracing::warn!(error = %e, "Discord receiver stopped");
+        }
+    })
 }

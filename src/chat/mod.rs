@@ -38,6 +38,19 @@ pub trait Chat: Send + Sync {
         channel: &'a str,
         post: &'a Post,
     ) -> BoxFuture<'a, Result<PostedRef, ChatError>>;
+
+    /// Posts with an idempotency key (at most 25 characters) that the platform may use to
+    /// drop a repeat of the same post (Discord's enforced nonce), so a retry after an
+    /// unknown outcome does not post twice. Transports without such a key just post.
+    fn post_keyed<'a>(
+        &'a self,
+        channel: &'a str,
+        post: &'a Post,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<PostedRef, ChatError>> {
+        let _ = key;
+        self.post(channel, post)
+    }
 }
 
 /// Who typed a command, where.

@@ -1,12 +1,32 @@
 //! The `/kpi` grammar and its answers, shared by every chat transport (console, Discord
 //! gateway, Discord HTTP interactions, Slack). `parse` turns a typed line into a `Command` or a
-//! usage message; the app fetches what the command needs and `answer_*` renders the `Post`.
+//! usage message (pure: no clock, no I/O); the app fetches what the command needs and the
+//! `answer_*` functions of `answers` render the `Post`.
+//!
+//! Grammar (words are case-insensitive, values keep their case):
+//!
+//! ```text
+//! /kpi [today|yesterday|week|month|range FROM TO] [FILTER...]
+//! /kpi stories [WINDOW] [FILTER...]                      (default window: week)
+//! /kpi backlog [FILTER...]
+//! /kpi chart volume|sentiment|platforms|complaints-vs-praise [DAYS] [FILTER...]   (DAYS 1-90, default 14)
+//! /kpi export [WINDOW] [FILTER...]                       (default window: yesterday)
+//! /kpi explain NAME
+//! /kpi help
+//! FILTER = platform:P | brand:B | product:X, a value with spaces in double quotes:
+//!          product:"Smart Kettle"   ("\"" and "\\" escape inside quotes)
+//! ```
+
+pub mod answers;
 
 use chrono::NaiveDate;
 
-use crate::digest::post::{Post, Tone};
 use crate::kpi::window::WindowSpec;
 use crate::model::Platform;
+
+pub use answers::{
+    answer_backlog, answer_chart, answer_explain, answer_help, answer_stories, BacklogItem,
+};
 
 /// Filters a report can be cut by.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -16,11 +36,69 @@ pub struct Filters {
     pub product: Option<String>,
 }
 
+/// What `/kpi chart` draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChartKind {
+    /// Mentions per day, in total and per platform (lines).
+    Volume,
+    /// Positive and negative shares of mentions per day (lines).
+    Sentiment,
+    /// Mentions by platform over the days (pie).
+    Platforms,
+    /// Complaints and praise per day (lines).
+    ComplaintsVsPraise,
+}
+
+impl ChartKind {
+    pub const ALL: [ChartKind; 4] = [
+        ChartKind::Volume,
+        ChartKind::Sentiment,
+        ChartKind::Platforms,
+        ChartKind::ComplaintsVsPraise,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChartKind::Volume => "volume",
+            ChartKind::Sentiment => "sentiment",
+            ChartKind::Platforms => "platforms",
+            ChartKind::ComplaintsVsPraise => "complaints-vs-praise",
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<ChartKind> {
+        let w = word.trim().to_ascii_lowercase().replace('_', "-");
+        ChartKind::ALL.into_iter().find(|k| k.as_str() == w)
+    }
+}
+
+/// Days a chart covers when none are given, and the most it may cover.
+pub const DEFAULT_CHART_DAYS: u32 = 14;
+pub const MAX_CHART_DAYS: u32 = 90;
+
 /// A parsed command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    /// `/kpi today|yesterday|week|month|range FROM TO [platform:P] [brand:B] [product:X]`
+    /// `/kpi today|yesterday|week|month|range FROM TO [filters]`
     Kpi {
+        window: WindowSpec,
+        filters: Filters,
+    },
+    /// `/kpi stories [window] [filters]`: success stories and turnarounds.
+    Stories {
+        window: WindowSpec,
+        filters: Filters,
+    },
+    /// `/kpi backlog [filters]`: actionable conversations waiting for a reply, oldest first.
+    Backlog { filters: Filters },
+    /// `/kpi chart KIND [DAYS] [filters]`: a PNG of the last DAYS full days.
+    Chart {
+        kind: ChartKind,
+        days: u32,
+        filters: Filters,
+    },
+    /// `/kpi export [window] [filters]`: the per-conversation CSV.
+    Export {
         window: WindowSpec,
         filters: Filters,
     },
@@ -31,39 +109,99 @@ pub enum Command {
 }
 
 /// One line of help per command form.
-pub const USAGE: &str = "/kpi today|yesterday|week|month [platform:x] [brand:B] [product:P]  ·  /kpi range 2026-11-01 2026-11-07  ·  /kpi explain NAME  ·  /kpi help";
+pub const USAGE: &str = "/kpi today|yesterday|week|month|range FROM TO [platform:x] [brand:B] [product:P] · /kpi stories [window] · /kpi backlog · /kpi chart volume|sentiment|platforms|complaints-vs-praise [days] · /kpi export [window] · /kpi explain NAME · /kpi help";
+
+const FILTER_HINT: &str =
+    "write platform:x, brand:Acme or product:router (quote values with spaces: product:\"Smart Kettle\")";
+
+/// Splits a line into words at whitespace; double-quoted parts (straight or curly quotes) keep
+/// their spaces and may sit inside a word (`product:"Smart Kettle"`); `\"` and `\\` escape
+/// inside quotes.
+pub fn tokenize(line: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut quoted = false;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if quoted {
+            match c {
+                '"' | '”' | '“' => quoted = false,
+                '\\' => match chars.next() {
+                    Some(e) => word.push(e),
+                    None => word.push('\\'),
+                },
+                _ => word.push(c),
+            }
+        } else if c.is_whitespace() {
+            if in_word {
+                words.push(std::mem::take(&mut word));
+                in_word = false;
+            }
+        } else if c == '"' || c == '“' || c == '”' {
+            quoted = true;
+            in_word = true;
+        } else {
+            word.push(c);
+            in_word = true;
+        }
+    }
+    if quoted {
+        return Err(format!(
+            "a quote is not closed in '{}': write values with spaces as product:\"Smart Kettle\"",
+            line.trim()
+        ));
+    }
+    if in_word {
+        words.push(word);
+    }
+    Ok(words)
+}
 
 /// Parses a typed command line. The error is a short message saying what was expected.
 pub fn parse(line: &str) -> Result<Command, String> {
-    let mut words = line.split_whitespace();
+    let words = tokenize(line)?;
+    let mut words = words.iter().map(String::as_str);
     match words.next() {
-        Some("/kpi") | Some("kpi") => {}
+        Some(w) if w.eq_ignore_ascii_case("/kpi") || w.eq_ignore_ascii_case("kpi") => {}
         Some(other) => return Err(format!("unknown command '{other}'. Try: {USAGE}")),
         None => return Err(format!("empty command. Try: {USAGE}")),
     }
     let sub = words.next().unwrap_or("today").to_ascii_lowercase();
     let rest: Vec<&str> = words.collect();
     match sub.as_str() {
-        "help" => Ok(Command::Help),
-        "explain" => match rest.first() {
-            Some(name) => Ok(Command::Explain(name.to_string())),
-            None => Err("/kpi explain needs a metric name, e.g. /kpi explain frt_median_s".into()),
+        "help" => no_more(&rest, "/kpi help").map(|_| Command::Help),
+        "explain" => match rest.as_slice() {
+            [name] => Ok(Command::Explain(name.to_string())),
+            [] => Err("/kpi explain needs a metric name, e.g. /kpi explain frt_median_s".into()),
+            _ => Err(format!(
+                "/kpi explain takes one metric name, e.g. /kpi explain frt_median_s (got '{}'); quote names with spaces",
+                rest.join(" ")
+            )),
         },
+        "stories" => {
+            let (window, rest) = optional_window(&rest, "stories")?;
+            Ok(Command::Stories {
+                window: window.unwrap_or(WindowSpec::Week),
+                filters: parse_filters(rest)?,
+            })
+        }
+        "backlog" => Ok(Command::Backlog {
+            filters: parse_filters(&rest)?,
+        }),
+        "export" => {
+            let (window, rest) = optional_window(&rest, "export")?;
+            Ok(Command::Export {
+                window: window.unwrap_or(WindowSpec::Yesterday),
+                filters: parse_filters(rest)?,
+            })
+        }
+        "chart" => parse_chart(&rest),
         "range" => {
-            let date = |i: usize| -> Result<NaiveDate, String> {
-                let w = rest
-                    .get(i)
-                    .ok_or("/kpi range needs two dates: /kpi range 2026-11-01 2026-11-07")?;
-                NaiveDate::parse_from_str(w, "%Y-%m-%d")
-                    .map_err(|_| format!("'{w}' is not a date like 2026-11-01"))
-            };
-            let (a, b) = (date(0)?, date(1)?);
-            if b < a {
-                return Err(format!("the range ends ({b}) before it starts ({a})"));
-            }
+            let (window, rest) = range(&rest, "/kpi range")?;
             Ok(Command::Kpi {
-                window: WindowSpec::Dates(a, b),
-                filters: parse_filters(&rest[2..])?,
+                window,
+                filters: parse_filters(rest)?,
             })
         }
         w => match WindowSpec::parse(w) {
@@ -76,45 +214,108 @@ pub fn parse(line: &str) -> Result<Command, String> {
     }
 }
 
+fn no_more(rest: &[&str], what: &str) -> Result<(), String> {
+    if rest.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} takes no arguments (got '{}')",
+            rest.join(" ")
+        ))
+    }
+}
+
+/// `range FROM TO` after the word `range`; returns the window and the words after it.
+fn range<'a, 'b>(rest: &'b [&'a str], what: &str) -> Result<(WindowSpec, &'b [&'a str]), String> {
+    let date = |i: usize| -> Result<NaiveDate, String> {
+        let w = rest
+            .get(i)
+            .ok_or_else(|| format!("{what} needs two dates: {what} 2026-11-01 2026-11-07"))?;
+        NaiveDate::parse_from_str(w, "%Y-%m-%d")
+            .map_err(|_| format!("'{w}' is not a date like 2026-11-01"))
+    };
+    let (a, b) = (date(0)?, date(1)?);
+    if b < a {
+        return Err(format!("the range ends ({b}) before it starts ({a})"));
+    }
+    Ok((WindowSpec::Dates(a, b), &rest[2..]))
+}
+
+/// An optional `today|yesterday|week|month|range FROM TO` at the start of `rest`.
+fn optional_window<'a, 'b>(
+    rest: &'b [&'a str],
+    sub: &str,
+) -> Result<(Option<WindowSpec>, &'b [&'a str]), String> {
+    match rest.first() {
+        Some(w) if w.eq_ignore_ascii_case("range") => {
+            let (window, rest) = range(&rest[1..], &format!("/kpi {sub} range"))?;
+            Ok((Some(window), rest))
+        }
+        Some(w) if w.contains(':') => Ok((None, rest)),
+        Some(w) => match WindowSpec::parse(w) {
+            Some(window) => Ok((Some(window), &rest[1..])),
+            None => Err(format!(
+                "unknown window '{w}' for /kpi {sub}: expected today, yesterday, week, month or range FROM TO"
+            )),
+        },
+        None => Ok((None, rest)),
+    }
+}
+
+fn parse_chart(rest: &[&str]) -> Result<Command, String> {
+    let kinds = "volume, sentiment, platforms or complaints-vs-praise";
+    let Some(first) = rest.first() else {
+        return Err(format!(
+            "/kpi chart needs what to chart: {kinds}, e.g. /kpi chart volume 14"
+        ));
+    };
+    let kind = ChartKind::parse(first)
+        .ok_or_else(|| format!("unknown chart '{first}': expected {kinds}"))?;
+    let mut rest = &rest[1..];
+    let mut days = DEFAULT_CHART_DAYS;
+    if let Some(w) = rest.first().filter(|w| !w.contains(':')) {
+        days = w
+            .parse::<u32>()
+            .ok()
+            .filter(|d| (1..=MAX_CHART_DAYS).contains(d))
+            .ok_or_else(|| {
+                format!("'{w}' is not a number of days: expected 1 to {MAX_CHART_DAYS}, e.g. /kpi chart volume 14")
+            })?;
+        rest = &rest[1..];
+    }
+    Ok(Command::Chart {
+        kind,
+        days,
+        filters: parse_filters(rest)?,
+    })
+}
+
 fn parse_filters(words: &[&str]) -> Result<Filters, String> {
     let mut f = Filters::default();
     for w in words {
-        let (k, v) = w.split_once(':').ok_or_else(|| {
-            format!("'{w}' is not a filter; write platform:x, brand:Acme or product:router")
-        })?;
+        let (k, v) = w
+            .split_once(':')
+            .ok_or_else(|| format!("'{w}' is not a filter; {FILTER_HINT}"))?;
+        let v = v.trim();
         if v.is_empty() {
-            return Err(format!("'{w}' has no value after ':'"));
+            return Err(format!("'{w}' has no value after ':'; {FILTER_HINT}"));
         }
-        match k.to_ascii_lowercase().as_str() {
-            "platform" => f.platform = Some(v.parse::<Platform>().map_err(|e| e.to_string())?),
-            "brand" => f.brand = Some(v.to_string()),
-            "product" => f.product = Some(v.to_string()),
+        let slot = match k.to_ascii_lowercase().as_str() {
+            "platform" => {
+                f.platform = Some(v.parse::<Platform>().map_err(|e| e.to_string())?);
+                continue;
+            }
+            "brand" => &mut f.brand,
+            "product" => &mut f.product,
             other => {
                 return Err(format!(
                     "unknown filter '{other}'; use platform, brand or product"
                 ))
             }
-        }
+        };
+        *slot = Some(v.to_string());
     }
     Ok(f)
-}
-
-/// The help answer.
-pub fn answer_help() -> Post {
-    Post {
-        title: "carepulse commands".into(),
-        summary: "carepulse commands".into(),
-        lines: vec![
-            "/kpi today|yesterday|week|month — the care KPIs for a window, with deltas".into(),
-            "/kpi range 2026-11-01 2026-11-07 — explicit dates (both included)".into(),
-            "   filters: platform:x|facebook|mastodon|bluesky  brand:NAME  product:NAME".into(),
-            "/kpi explain NAME — what a metric means and how it is computed".into(),
-            "/kpi help — this list".into(),
-        ],
-        tone: Tone::Info,
-        ephemeral: true,
-        ..Post::default()
-    }
 }
 
 #[cfg(test)]
@@ -122,55 +323,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_windows_and_filters() {
+    fn tokenizer_keeps_quoted_spaces_and_escapes() {
         assert_eq!(
-            parse("/kpi today platform:x brand:Acme"),
-            Ok(Command::Kpi {
-                window: WindowSpec::Today,
-                filters: Filters {
-                    brand: Some("Acme".into()),
-                    platform: Some(Platform::X),
-                    product: None
-                }
-            })
+            tokenize(r#"/kpi today product:"Smart Kettle"  brand:Acme"#).unwrap(),
+            ["/kpi", "today", "product:Smart Kettle", "brand:Acme"]
         );
-        assert!(matches!(
-            parse("/kpi"),
-            Ok(Command::Kpi {
-                window: WindowSpec::Today,
-                ..
-            })
-        ));
-        assert!(matches!(
-            parse("/kpi range 2026-11-01 2026-11-07"),
-            Ok(Command::Kpi {
-                window: WindowSpec::Dates(..),
-                ..
-            })
-        ));
-        assert_eq!(parse("/kpi help"), Ok(Command::Help));
         assert_eq!(
-            parse("/kpi explain gos"),
-            Ok(Command::Explain("gos".into()))
+            tokenize(r#"a "b \"c\" \\ d" e"#).unwrap(),
+            ["a", "b \"c\" \\ d", "e"]
         );
-    }
-
-    #[test]
-    fn wrong_input_says_what_was_expected() {
-        for (line, needle) in [
-            ("/kpi tomorrow", "unknown /kpi option 'tomorrow'"),
-            ("/kpi today platform:myspace", "unknown platform 'myspace'"),
-            ("/kpi today colour:red", "unknown filter 'colour'"),
-            ("/kpi today x", "not a filter"),
-            ("/kpi range 2026-11-07", "two dates"),
-            ("/kpi range 2026-11-07 2026-11-01", "ends"),
-            ("/kpi range 1st 2nd", "not a date"),
-            ("/stats", "unknown command"),
-            ("", "empty command"),
-            ("/kpi explain", "metric name"),
-        ] {
-            let err = parse(line).expect_err(line);
-            assert!(err.contains(needle), "{line}: {err}");
-        }
+        assert_eq!(tokenize("x:“Smart Kettle”").unwrap(), ["x:Smart Kettle"]);
+        assert_eq!(tokenize(r#"brand:"""#).unwrap(), ["brand:"]);
+        assert!(tokenize(r#"product:"Smart"#)
+            .unwrap_err()
+            .contains("not closed"));
     }
 }

@@ -58,6 +58,8 @@ pub fn series_colour(index: usize) -> RGBColor {
 pub struct Series {
     pub name: String,
     pub points: Vec<(NaiveDate, f64)>,
+    /// A colour that carries meaning (complaints red, praise green); else the palette's.
+    pub colour: Option<RGBColor>,
 }
 
 impl Series {
@@ -65,9 +67,20 @@ impl Series {
         Series {
             name: name.into(),
             points,
+            colour: None,
         }
     }
+
+    /// The same series drawn in `colour`.
+    pub fn coloured(mut self, colour: RGBColor) -> Self {
+        self.colour = Some(colour);
+        self
+    }
 }
+
+/// Colours with a meaning: bad news, good news (from the palette, colour-blind friendly).
+pub const BAD: RGBColor = PALETTE[3];
+pub const GOOD: RGBColor = PALETTE[2];
 
 /// One share of a whole, e.g. mentions on one platform.
 #[derive(Debug, Clone, PartialEq)]
@@ -225,6 +238,11 @@ fn y_top(max: f64) -> f64 {
 /// Series with no (finite) points still appear in the legend; when no series has any point
 /// the chart says "no data".
 pub fn line_chart(labels: &Labels, series: &[Series]) -> Result<Vec<u8>, ChartError> {
+    let colours: Vec<RGBColor> = series
+        .iter()
+        .enumerate()
+        .map(|(i, s)| s.colour.unwrap_or_else(|| series_colour(i)))
+        .collect();
     let cleaned: Vec<(String, Vec<(NaiveDate, f64)>)> = series
         .iter()
         .map(|s| {
@@ -264,7 +282,7 @@ pub fn line_chart(labels: &Labels, series: &[Series]) -> Result<Vec<u8>, ChartEr
             .map_err(draw_err)?;
         let (legend_area, plot_area) = body.split_vertically(44);
         let names: Vec<&str> = cleaned.iter().map(|(n, _)| n.as_str()).collect();
-        draw_legend_row(&legend_area, &names)?;
+        draw_legend_row(&legend_area, &names, &colours)?;
         let mut chart = ChartBuilder::on(&plot_area)
             .margin(16)
             .margin_top(4)
@@ -298,7 +316,7 @@ pub fn line_chart(labels: &Labels, series: &[Series]) -> Result<Vec<u8>, ChartEr
             .map_err(draw_err)?;
 
         for (i, (_, pts)) in cleaned.iter().enumerate() {
-            let colour = series_colour(i);
+            let colour = colours.get(i).copied().unwrap_or_else(|| series_colour(i));
             let line = colour.stroke_width(4);
             chart
                 .draw_series(LineSeries::new(
@@ -324,6 +342,7 @@ pub fn line_chart(labels: &Labels, series: &[Series]) -> Result<Vec<u8>, ChartEr
 fn draw_legend_row(
     area: &DrawingArea<BitMapBackend<'_>, Shift>,
     names: &[&str],
+    colours: &[RGBColor],
 ) -> Result<(), ChartError> {
     const SWATCH: i32 = 30;
     const GAP: i32 = 10;
@@ -345,7 +364,7 @@ fn draw_legend_row(
     let mut x = ((aw as i32 - total) / 2).max(8);
     let y = ah as i32 / 2;
     for (i, (name, w)) in names.iter().zip(&widths).enumerate() {
-        let colour = series_colour(i);
+        let colour = colours.get(i).copied().unwrap_or_else(|| series_colour(i));
         area.draw(&PathElement::new(
             vec![(x, y), (x + SWATCH, y)],
             colour.stroke_width(6),

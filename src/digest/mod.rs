@@ -5,12 +5,14 @@
 
 pub mod charts;
 pub mod post;
+pub mod series;
 
 use crate::kpi::deltas::Delta;
 use crate::kpi::docs::{doc, Unit};
 use crate::kpi::full::FullReport;
 use crate::kpi::report::{format_value, human_duration, DayPoint};
 use post::{Attachment, Post, Tone};
+pub use series::{DayVolume, WaitingConversation};
 
 /// The headline metrics of a post, in order, and whether a rise is good news.
 /// `None`: neither (volumes are workload, not quality).
@@ -251,57 +253,20 @@ pub fn digest_post(name: &str, r: &FullReport, late_by_s: Option<i64>) -> Post {
     post
 }
 
-/// The charts of a digest: mentions vs resolved per day over `trend` (the last weeks), the
-/// category mix and the first-response spread of the window. A chart that cannot be drawn is
-/// left out (the post still carries every number).
-pub fn digest_charts(r: &FullReport, trend: &[DayPoint]) -> Vec<Attachment> {
-    let mut out = Vec::new();
-    let mentions = charts::Series::new(
-        "mentions",
-        trend.iter().map(|d| (d.date, d.mentions as f64)).collect(),
-    );
-    let resolved = charts::Series::new(
-        "resolved by us",
-        trend
-            .iter()
-            .map(|d| (d.date, d.resolved_by_us as f64))
-            .collect(),
-    );
-    let labels = charts::Labels::new("Mentions vs resolved per day", "day", "conversations");
-    if let Ok(png) = charts::line_chart(&labels, &[mentions, resolved]) {
-        out.push(Attachment::png("trend.png", "Mentions vs resolved", png));
-    }
-    let slices: Vec<charts::Slice> = r
-        .report
-        .volume
-        .by_category
-        .iter()
-        .map(|(k, v)| charts::Slice::new(k.clone(), *v as f64))
-        .collect();
-    if let Ok(png) = charts::pie_chart(&format!("Categories, {}", r.window.label), &slices) {
-        out.push(Attachment::png("categories.png", "Category mix", png));
-    }
-    let bars: Vec<charts::Bar> = r
-        .report
-        .response
-        .frt_histogram
-        .buckets()
-        .iter()
-        .map(|(label, n)| charts::Bar::new(*label, *n as f64))
-        .collect();
-    let labels = charts::Labels::new(
-        format!("First response, {}", r.window.label),
-        "first response time",
-        "conversations",
-    );
-    if let Ok(png) = charts::bar_chart(&labels, &bars) {
-        out.push(Attachment::png(
-            "first-response.png",
-            "First response spread",
-            png,
-        ));
-    }
-    out
+/// The four charts of a digest, over the last weeks of full days (`days`, `trend`): mentions
+/// trend (line), mentions by platform (pie), complaints vs praise (lines) and mentions vs
+/// resolved (lines). A chart that cannot be drawn is left out (the post still carries every
+/// number).
+pub fn digest_charts(days: &[DayVolume], trend: &[DayPoint]) -> Vec<Attachment> {
+    [
+        series::mentions_trend_chart(days),
+        series::platforms_chart(days),
+        series::complaints_vs_praise_chart(days),
+        series::mentions_vs_resolved_chart(trend),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 #[cfg(test)]
@@ -434,17 +399,35 @@ mod tests {
     }
 
     #[test]
-    fn digest_charts_are_pngs() {
-        let mut r = report(30, Some(0.9));
-        r.report.volume.by_category.insert("complaint".into(), 20);
-        r.report.volume.by_category.insert("praise".into(), 10);
+    fn digest_carries_the_four_charts_as_pngs() {
+        let date = |d: u32| chrono::NaiveDate::from_ymd_opt(2026, 11, d).unwrap_or_default();
         let day = |d: u32, m: i64| DayPoint {
-            date: chrono::NaiveDate::from_ymd_opt(2026, 11, d).unwrap_or_default(),
+            date: date(d),
             mentions: m,
             resolved_by_us: m / 2,
         };
-        let charts = digest_charts(&r, &[day(20, 10), day(21, 30), day(22, 20)]);
-        assert_eq!(charts.len(), 3);
+        let volume = |d: u32, n: i64| {
+            let mut v = DayVolume::new(date(d));
+            v.inbound = n;
+            v.by_platform.insert(crate::model::Platform::X, n);
+            v.by_category
+                .insert(crate::model::Category::Complaint, n / 3);
+            v
+        };
+        let charts = digest_charts(
+            &[volume(20, 10), volume(21, 30), volume(22, 20)],
+            &[day(20, 10), day(21, 30), day(22, 20)],
+        );
+        let names: Vec<&str> = charts.iter().map(|c| c.filename.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "mentions-trend.png",
+                "mentions-by-platform.png",
+                "complaints-vs-praise.png",
+                "mentions-vs-resolved.png"
+            ]
+        );
         for c in &charts {
             assert_eq!(c.content_type, "image/png");
             assert_eq!(&c.bytes[1..4], b"PNG", "{}", c.filename);

@@ -208,7 +208,7 @@ impl Store {
 
     /// Actionable, unresolved conversations whose customer has been waiting since before
     /// `before` (oldest wait first), for the waiting-customer nudge.
-    pub async fn waiting_conversations(
+    pub async fn overdue_conversations(
         &self,
         before: UnixSeconds,
     ) -> Result<Vec<ConversationFacts>, StoreError> {

@@ -2,7 +2,9 @@
 //! SQL statement carepulse runs. Returns domain types; nothing outside this module writes SQL.
 
 mod alerts;
+mod chat;
 mod ingest;
+pub mod outbox;
 mod reports;
 
 use std::path::Path;
@@ -15,6 +17,7 @@ use sqlx::{Row, SqlitePool};
 pub use crate::model::{MessageAggregate, ReportData, ReportQuery};
 pub use alerts::SeriesQuery;
 pub use ingest::{ClassifiedMessage, IngestOutcome, IngestRules};
+pub use outbox::{OutboxCounts, OutboxRow};
 
 /// Why a store operation failed, worded for the person running carepulse.
 #[derive(Debug, thiserror::Error)]

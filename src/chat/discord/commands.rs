@@ -4,7 +4,7 @@
 //! `/kpi today platform:x brand:Acme`, `/kpi chart volume 14`, `/kpi explain frt_median_s`.
 //!
 //! Line grammar produced here: `/kpi <subcommand>` then the positional options of that
-//! subcommand in schema order (`range FROM TO`, `chart KIND [DAYS]`, `export WINDOW`,
+//! subcommand in schema order (`range FROM TO`, `chart KIND [DAYS]`, `stories [WINDOW]`, `export [WINDOW]`,
 //! `explain NAME`), then filters as `key:value` (`platform`, `brand`, `product`). Values with
 //! spaces, quotes or nothing in them are written in double quotes with `\"` and `\\` escapes.
 
@@ -96,6 +96,10 @@ pub fn kpi_schema() -> Vec<SubcommandSpec> {
         description,
         options: Vec::new(),
     };
+    let with_filters = |mut options: Vec<OptionSpec>| {
+        options.extend(filters());
+        options
+    };
     let mut range = vec![
         positional("from", "First day, YYYY-MM-DD", OptionKind::Date, true),
         positional("to", "Last day, YYYY-MM-DD", OptionKind::Date, true),
@@ -111,12 +115,25 @@ pub fn kpi_schema() -> Vec<SubcommandSpec> {
             description: "Care KPIs between two dates",
             options: range,
         },
-        bare("stories", "Top stories: what customers talk about most"),
-        bare("backlog", "Conversations still waiting for a first reply"),
+        SubcommandSpec {
+            name: "stories",
+            description: "Success stories and turnarounds (default: last 7 days)",
+            options: with_filters(vec![positional(
+                "window",
+                "Which period",
+                OptionKind::Choice(EXPORT_WINDOWS),
+                false,
+            )]),
+        },
+        SubcommandSpec {
+            name: "backlog",
+            description: "Conversations waiting for a reply, oldest first, with links",
+            options: filters(),
+        },
         SubcommandSpec {
             name: "chart",
             description: "A chart of the last days",
-            options: vec![
+            options: with_filters(vec![
                 positional(
                     "kind",
                     "What to chart",
@@ -129,17 +146,17 @@ pub fn kpi_schema() -> Vec<SubcommandSpec> {
                     OptionKind::Int { min: 1, max: 90 },
                     false,
                 ),
-            ],
+            ]),
         },
         SubcommandSpec {
             name: "export",
-            description: "Download the KPIs and mentions as CSV",
-            options: vec![positional(
+            description: "One CSV row per conversation (default: yesterday)",
+            options: with_filters(vec![positional(
                 "window",
                 "Which period",
                 OptionKind::Choice(EXPORT_WINDOWS),
-                true,
-            )],
+                false,
+            )]),
         },
         SubcommandSpec {
             name: "explain",

@@ -46,7 +46,7 @@ pub enum DiscordMode {
     Http,
 }
 
-/// `[discord]` in the config file.
+/// `[chat.discord]` in the config file.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DiscordConfig {
@@ -340,21 +340,47 @@ impl Chat for DiscordChat {
         channel: &'a str,
         post: &'a Post,
     ) -> BoxFuture<'a, Result<PostedRef, ChatError>> {
-        Box::pin(async move {
-            let Some(id) = self.config.channel_id(channel) else {
-                return Err(ChatError::Permanent(format!(
-                    "unknown Discord channel {channel:?}: use a numeric channel id or add it under [discord.channels]"
-                )));
-            };
-            let message = render::message(post);
-            match message
-                .execute(&*self.http, (ChannelId::new(id), None))
-                .await
-            {
-                Ok(m) => Ok(PostedRef(m.id.to_string())),
-                Err(e) => Err(chat_error(&e)),
-            }
-        })
+        Box::pin(self.send(channel, post, None))
+    }
+
+    fn post_keyed<'a>(
+        &'a self,
+        channel: &'a str,
+        post: &'a Post,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<PostedRef, ChatError>> {
+        Box::pin(self.send(channel, post, Some(key)))
+    }
+}
+
+impl DiscordChat {
+    /// Sends one message; with `nonce`, Discord returns the earlier message instead of
+    /// posting again when the same nonce was used in the last minutes.
+    async fn send(
+        &self,
+        channel: &str,
+        post: &Post,
+        nonce: Option<&str>,
+    ) -> Result<PostedRef, ChatError> {
+        let Some(id) = self.config.channel_id(channel) else {
+            return Err(ChatError::Permanent(format!(
+                "unknown Discord channel {channel:?}: use a numeric channel id or add it under [chat.discord.channels]"
+            )));
+        };
+        let mut message = render::message(post);
+        if let Some(n) = nonce {
+            let n: String = n.chars().take(25).collect();
+            message = message
+                .nonce(serenity::all::Nonce::String(n))
+                .enforce_nonce(true);
+        }
+        match message
+            .execute(&*self.http, (ChannelId::new(id), None))
+            .await
+        {
+            Ok(m) => Ok(PostedRef(m.id.to_string())),
+            Err(e) => Err(chat_error(&e)),
+        }
     }
 }
 
