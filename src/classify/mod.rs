@@ -11,13 +11,14 @@ pub mod markup;
 pub mod rules;
 pub mod sentiment;
 pub mod train;
+pub mod vader;
 
 use std::cell::RefCell;
 
 pub use linear::{LinearModel, ModelError, TrainParams};
 pub use markup::strip_markup;
 pub use rules::{KeywordRule, Rules};
-pub use sentiment::{SentimentScorer, VaderScorer};
+pub use sentiment::{ReferenceVader, SentimentScorer, VaderScorer};
 
 use crate::model::{Classification, Sentiment};
 use features::{fnv1a, FeatureVec, Scratch};
