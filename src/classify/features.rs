@@ -86,32 +86,75 @@ fn mix(a: u64, b: u64) -> u64 {
 /// Splits lower-cased text into word tokens (letters, digits, apostrophes; digit runs become
 /// `0`) and single-character tokens for `?`, `!` and any other non-ASCII symbol (emoji).
 pub fn tokenize(lower: &str, out: &mut Vec<String>) {
+    let mut t = Tokens::default();
+    t.split(lower);
     out.clear();
-    let mut cur = String::new();
-    for ch in lower.chars() {
-        let ch = if ch == '’' || ch == '`' { '\'' } else { ch };
-        if ch.is_alphanumeric() || (ch == '\'' && !cur.is_empty()) {
-            if ch.is_ascii_digit() {
-                if !cur.ends_with('0') {
-                    cur.push('0');
-                }
-            } else {
-                cur.push(ch);
-            }
-        } else {
-            if !cur.is_empty() {
-                let t = std::mem::take(&mut cur);
-                out.push(t.trim_end_matches('\'').to_string());
-            }
-            if ch == '?' || ch == '!' || (!ch.is_ascii() && !ch.is_whitespace()) {
-                out.push(ch.to_string());
+    out.extend(t.iter().map(str::to_string));
+}
+
+/// Tokens of one text, stored in one buffer (no allocation per token once warmed up).
+#[derive(Debug, Default, Clone)]
+pub struct Tokens {
+    buf: String,
+    spans: Vec<(u32, u32)>,
+}
+
+impl Tokens {
+    /// The tokens, in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> + Clone + '_ {
+        self.spans
+            .iter()
+            .map(|&(a, b)| &self.buf[a as usize..b as usize])
+    }
+
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Ends the current word (if any) at the end of the buffer, trimming trailing
+    /// apostrophes.
+    fn close_word(&mut self, start: usize) {
+        if self.buf.len() > start {
+            let end = start + self.buf[start..].trim_end_matches('\'').len();
+            self.buf.truncate(end);
+            if end > start {
+                self.spans.push((start as u32, end as u32));
             }
         }
     }
-    if !cur.is_empty() {
-        out.push(cur.trim_end_matches('\'').to_string());
+
+    /// `tokenize`, into this buffer.
+    pub fn split(&mut self, lower: &str) {
+        self.buf.clear();
+        self.spans.clear();
+        let mut start = 0usize;
+        for ch in lower.chars() {
+            let ch = if ch == '’' || ch == '`' { '\'' } else { ch };
+            let in_word = self.buf.len() > start;
+            if ch.is_alphanumeric() || (ch == '\'' && in_word) {
+                if ch.is_ascii_digit() {
+                    if !self.buf[start..].ends_with('0') {
+                        self.buf.push('0');
+                    }
+                } else {
+                    self.buf.push(ch);
+                }
+            } else {
+                self.close_word(start);
+                if ch == '?' || ch == '!' || (!ch.is_ascii() && !ch.is_whitespace()) {
+                    let a = self.buf.len();
+                    self.buf.push(ch);
+                    self.spans.push((a as u32, self.buf.len() as u32));
+                }
+                start = self.buf.len();
+            }
+        }
+        self.close_word(start);
     }
-    out.retain(|t| !t.is_empty());
 }
 
 /// Words that signal a breach of expectations.
@@ -257,14 +300,25 @@ fn is_negation(w: &str) -> bool {
 #[derive(Default)]
 pub struct Scratch {
     lower: String,
-    tokens: Vec<String>,
+    tokens: Tokens,
     word: Vec<u8>,
 }
 
 impl Scratch {
     /// The tokens of the text last passed to `extract`.
-    pub fn tokens(&self) -> &[String] {
+    pub fn tokens(&self) -> &Tokens {
         &self.tokens
+    }
+}
+
+/// Lower-cases like `str::to_lowercase`, without allocating.
+fn lowercase_into(s: &str, out: &mut String) {
+    out.clear();
+    if s.is_ascii() {
+        out.push_str(s);
+        out.make_ascii_lowercase();
+    } else {
+        out.extend(s.chars().flat_map(char::to_lowercase));
     }
 }
 
@@ -283,17 +337,14 @@ pub fn extract(
     let span = mask + 1 - u64::from(DENSE);
     let bucket = |h: u64| -> u32 { (u64::from(DENSE) + (h & mask) % span) as u32 };
 
-    scratch.lower.clear();
-    scratch
-        .lower
-        .extend(clean.chars().flat_map(char::to_lowercase));
-    tokenize(&scratch.lower, &mut scratch.tokens);
+    lowercase_into(clean, &mut scratch.lower);
+    scratch.tokens.split(&scratch.lower);
     let tokens = &scratch.tokens;
 
     // Word unigrams and bigrams.
     let start = out.idx.len();
     let mut prev = fnv1a(2, b"<s>");
-    for t in tokens {
+    for t in tokens.iter() {
         let h = fnv1a(1, t.as_bytes());
         out.push(bucket(h), 1.0);
         if cfg.word_bigrams {
@@ -309,7 +360,7 @@ pub fn extract(
     // Character n-grams inside padded words.
     if cfg.char_min > 0 && cfg.char_max >= cfg.char_min {
         let start = out.idx.len();
-        for t in tokens {
+        for t in tokens.iter() {
             scratch.word.clear();
             scratch.word.push(b' ');
             scratch.word.extend_from_slice(t.as_bytes());
@@ -336,7 +387,6 @@ pub fn extract(
     let mut second_person = false;
     let mut number = false;
     for (i, t) in tokens.iter().enumerate() {
-        let t = t.as_str();
         complaint_cues += u32::from(is_complaint_cue(t));
         if i == 0 && is_question_word(t) {
             question_words += 2;

@@ -16,7 +16,7 @@ pub mod vader;
 use std::cell::RefCell;
 
 pub use linear::{LinearModel, ModelError, TrainParams};
-pub use markup::strip_markup;
+pub use markup::{strip_markup, strip_markup_cow};
 pub use rules::{KeywordRule, Rules};
 pub use sentiment::{ReferenceVader, SentimentScorer, VaderScorer};
 
@@ -121,7 +121,7 @@ impl Classifier {
 
     /// Classifies a message as a platform delivers it (markup is stripped first).
     pub fn classify(&self, text: &str) -> Classification {
-        let clean = strip_markup(text);
+        let clean = strip_markup_cow(text);
         self.classify_clean(text, &clean)
     }
 
@@ -138,7 +138,7 @@ impl Classifier {
             let (scratch, fv) = &mut *b;
             features::extract(&self.model.cfg, raw, clean, &sentiment, scratch, fv);
             let p = self.model.predict(fv);
-            (p, category::has_thanks_cue(scratch.tokens()))
+            (p, category::has_thanks_cue(scratch.tokens().iter()))
         });
         let inquiry = category::inquiry_strength(clean);
         let (cat, confidence) = category::decide(
