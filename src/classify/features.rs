@@ -53,6 +53,18 @@ impl FeatureVec {
         self.idx.push(i);
         self.val.push(v);
     }
+    /// Gives the entries from `start` on (all pushed with value 1) their unit-L2-norm value:
+    /// the same values `normalize_from` computes, without summing the squares one by one.
+    fn normalize_ones_from(&mut self, start: usize) {
+        let count = self.val.len() - start;
+        // A sum of up to 2^24 ones is exact in f32, so its square root is the norm.
+        if count == 0 || count > 1 << 24 {
+            return self.normalize_from(start);
+        }
+        let n = (count as f32).sqrt();
+        let v = 1.0 / n;
+        self.val[start..].fill(v);
+    }
     /// Scales the entries from `start` on to unit L2 norm.
     fn normalize_from(&mut self, start: usize) {
         let n: f32 = self.val[start..].iter().map(|v| v * v).sum::<f32>().sqrt();
@@ -335,7 +347,21 @@ pub fn extract(
     out.clear();
     let mask = (1u64 << cfg.hash_bits) - 1;
     let span = mask + 1 - u64::from(DENSE);
-    let bucket = |h: u64| -> u32 { (u64::from(DENSE) + (h & mask) % span) as u32 };
+    // `(h & mask) % span` without a division: `h & mask < 2 * span` once there are more
+    // than 64 buckets.
+    let bucket = |h: u64| -> u32 {
+        let x = h & mask;
+        let r = if mask >= 64 {
+            if x >= span {
+                x - span
+            } else {
+                x
+            }
+        } else {
+            x % span
+        };
+        (u64::from(DENSE) + r) as u32
+    };
 
     lowercase_into(clean, &mut scratch.lower);
     scratch.tokens.split(&scratch.lower);
@@ -355,7 +381,7 @@ pub fn extract(
     if cfg.word_bigrams && !tokens.is_empty() {
         out.push(bucket(mix(prev, fnv1a(2, b"</s>"))), 1.0);
     }
-    out.normalize_from(start);
+    out.normalize_ones_from(start);
 
     // Character n-grams inside padded words.
     if cfg.char_min > 0 && cfg.char_max >= cfg.char_min {
@@ -375,7 +401,7 @@ pub fn extract(
                 }
             }
         }
-        out.normalize_from(start);
+        out.normalize_ones_from(start);
     }
 
     // Dense features.

@@ -88,6 +88,35 @@ impl LinearModel {
         sigmoid(z)
     }
 
+    /// Bitmap of the weights that are not zero (bit `i % 64` of word `i / 64`), for
+    /// `predict_masked`.
+    pub fn nonzero_mask(&self) -> Vec<u64> {
+        let mut m = vec![0u64; self.weights.len().div_ceil(64)];
+        for (i, w) in self.weights.iter().enumerate() {
+            if *w != 0.0 {
+                m[i / 64] |= 1 << (i % 64);
+            }
+        }
+        m
+    }
+
+    /// `predict`, skipping the zero weights (most of a hashed model) so that only the
+    /// weights that matter are fetched from memory. Gives the same probability as
+    /// `predict`: adding a zero product leaves the sum unchanged (up to the sign of a zero
+    /// sum, which the sigmoid ignores). `mask` must come from `nonzero_mask`.
+    pub fn predict_masked(&self, mask: &[u64], x: &FeatureVec) -> f64 {
+        let mut z = f64::from(self.bias);
+        for (&i, &v) in x.idx.iter().zip(&x.val) {
+            let i = i as usize;
+            if mask.get(i / 64).is_some_and(|m| m & (1 << (i % 64)) != 0) {
+                if let Some(w) = self.weights.get(i) {
+                    z += f64::from(*w) * f64::from(v);
+                }
+            }
+        }
+        sigmoid(z)
+    }
+
     /// Trains on `(features, label)` pairs. Same data, config and params give the same model.
     pub fn train(data: &[(&FeatureVec, bool)], cfg: FeatureConfig, p: &TrainParams) -> Self {
         let dims = cfg.dims();

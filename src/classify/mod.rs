@@ -46,6 +46,8 @@ pub enum ClassifyError {
 pub struct Classifier {
     scorer: Box<dyn SentimentScorer>,
     model: LinearModel,
+    /// Which model weights are non-zero (`LinearModel::nonzero_mask`).
+    nonzero: Vec<u64>,
     products: CompiledRules,
     topics: CompiledRules,
     version: String,
@@ -101,6 +103,7 @@ impl Classifier {
         );
         Ok(Classifier {
             scorer,
+            nonzero: model.nonzero_mask(),
             model,
             products,
             topics,
@@ -137,7 +140,7 @@ impl Classifier {
             let mut b = b.borrow_mut();
             let (scratch, fv) = &mut *b;
             features::extract(&self.model.cfg, raw, clean, &sentiment, scratch, fv);
-            let p = self.model.predict(fv);
+            let p = self.model.predict_masked(&self.nonzero, fv);
             (p, category::has_thanks_cue(scratch.tokens().iter()))
         });
         let inquiry = category::inquiry_strength(clean);
