@@ -463,7 +463,8 @@ impl FastVader {
             }
             let l = &lower[lstart..];
             let w = self.words.get(l).copied().unwrap_or_default();
-            let negated = w.flags & NEGATED != 0 || l.contains("n't");
+            let negated =
+                w.flags & NEGATED != 0 || (l.as_bytes().contains(&b'\'') && l.contains("n't"));
             toks.push(Tok {
                 start: lstart as u32,
                 end: lower.len() as u32,
