@@ -15,7 +15,7 @@ pub mod vader;
 
 use std::cell::RefCell;
 
-pub use linear::{LinearModel, ModelError, TrainParams};
+pub use linear::{CompactWeights, LinearModel, ModelError, TrainParams};
 pub use markup::{strip_markup, strip_markup_cow};
 pub use rules::{KeywordRule, Rules};
 pub use sentiment::{ReferenceVader, SentimentScorer, VaderScorer};
@@ -46,8 +46,8 @@ pub enum ClassifyError {
 pub struct Classifier {
     scorer: Box<dyn SentimentScorer>,
     model: LinearModel,
-    /// Which model weights are non-zero (`LinearModel::nonzero_mask`).
-    nonzero: Vec<u64>,
+    /// The model's non-zero weights (`LinearModel::compact`).
+    compact: CompactWeights,
     products: CompiledRules,
     topics: CompiledRules,
     version: String,
@@ -103,7 +103,7 @@ impl Classifier {
         );
         Ok(Classifier {
             scorer,
-            nonzero: model.nonzero_mask(),
+            compact: model.compact(),
             model,
             products,
             topics,
@@ -140,7 +140,7 @@ impl Classifier {
             let mut b = b.borrow_mut();
             let (scratch, fv) = &mut *b;
             features::extract(&self.model.cfg, raw, clean, &sentiment, scratch, fv);
-            let p = self.model.predict_masked(&self.nonzero, fv);
+            let p = self.model.predict_compact(&self.compact, fv);
             (p, category::has_thanks_cue(scratch.tokens().iter()))
         });
         let inquiry = category::inquiry_strength(clean);
