@@ -299,22 +299,19 @@ impl FastVader {
             };
             let multi = key.contains(' ');
             match kind {
-                "special" => {
-                    // Single-token idioms can never match: the reference joins 2-3 tokens.
-                    if multi {
-                        specials.insert(key.into(), (value, !lit.contains('.')));
-                        idiom_words.extend(key.split(' '));
-                    }
+                // Single-token idioms can never match: the reference joins 2-3 tokens.
+                "special" if multi => {
+                    specials.insert(key.into(), (value, !lit.contains('.')));
+                    idiom_words.extend(key.split(' '));
+                }
+                "booster" if multi => {
+                    ngram_boosters.insert(key.into(), value);
+                    idiom_words.extend(key.split(' '));
                 }
                 "booster" => {
-                    if multi {
-                        ngram_boosters.insert(key.into(), value);
-                        idiom_words.extend(key.split(' '));
-                    } else {
-                        let e = words.entry(key.into()).or_default();
-                        e.boost = value;
-                        e.flags |= HAS_BOOST;
-                    }
+                    let e = words.entry(key.into()).or_default();
+                    e.boost = value;
+                    e.flags |= HAS_BOOST;
                 }
                 _ => {}
             }
