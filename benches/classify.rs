@@ -1,9 +1,16 @@
 //! Throughput of the full classification (markup stripping, VADER, complaint model, category,
-//! rules) on the VADER ground-truth tweets. Needs ../shared/data; skips without it.
+//! rules) on the VADER ground-truth tweets, and of each stage on its own (markup stripping,
+//! fast VADER, the reference `vader-parity` crate, feature extraction, the inquiry cue regex,
+//! product/topic rules). Needs ../shared/data; skips without it.
 
 use std::hint::black_box;
 
-use carepulse::classify::{Classifier, Rules, SentimentScorer, VaderScorer};
+use carepulse::classify::features::{extract, FeatureConfig, FeatureVec, Scratch};
+use carepulse::classify::rules::CompiledRules;
+use carepulse::classify::{
+    category, strip_markup_cow, Classifier, ReferenceVader, Rules, SentimentScorer, VaderScorer,
+};
+use carepulse::model::Sentiment;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 fn tweets() -> Option<Vec<String>> {
@@ -34,6 +41,14 @@ fn bench(c: &mut Criterion) {
     };
     let classifier = Classifier::new(&Rules::default()).expect("embedded model loads");
     let vader = VaderScorer::new();
+    let reference = ReferenceVader::new();
+    let clean: Vec<String> = texts
+        .iter()
+        .map(|t| strip_markup_cow(t).into_owned())
+        .collect();
+    let rules = Rules::default();
+    let products = CompiledRules::compile("products", &rules.products).expect("rules compile");
+    let topics = CompiledRules::compile("topics", &rules.topics).expect("rules compile");
     let mut g = c.benchmark_group("classify");
     g.throughput(Throughput::Elements(texts.len() as u64));
     g.sample_size(10);
@@ -44,10 +59,51 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
-    g.bench_function("vader_only_4200_tweets", |b| {
+    g.bench_function("stage_markup_4200_tweets", |b| {
         b.iter(|| {
             for t in &texts {
+                black_box(strip_markup_cow(black_box(t)));
+            }
+        })
+    });
+    g.bench_function("stage_vader_fast_4200_tweets", |b| {
+        b.iter(|| {
+            for t in &clean {
                 black_box(vader.score(black_box(t)));
+            }
+        })
+    });
+    g.bench_function("stage_vader_reference_crate_4200_tweets", |b| {
+        b.iter(|| {
+            for t in &clean {
+                black_box(reference.score(black_box(t)));
+            }
+        })
+    });
+    let cfg = FeatureConfig::default();
+    let s = Sentiment::default();
+    let mut scratch = Scratch::default();
+    let mut fv = FeatureVec::default();
+    g.bench_function("stage_features_4200_tweets", |b| {
+        b.iter(|| {
+            for (raw, t) in texts.iter().zip(&clean) {
+                extract(&cfg, raw, t, &s, &mut scratch, &mut fv);
+                black_box(fv.idx.len());
+            }
+        })
+    });
+    g.bench_function("stage_inquiry_cues_4200_tweets", |b| {
+        b.iter(|| {
+            for t in &clean {
+                black_box(category::inquiry_strength(black_box(t)));
+            }
+        })
+    });
+    g.bench_function("stage_rules_4200_tweets", |b| {
+        b.iter(|| {
+            for t in &clean {
+                black_box(products.matches(black_box(t)));
+                black_box(topics.matches(black_box(t)));
             }
         })
     });

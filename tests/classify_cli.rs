@@ -244,3 +244,106 @@ fn output_order_follows_input_across_batches_and_threads() {
         assert_eq!(positive, i % 3 == 0, "line {i}: {l}");
     }
 }
+
+mod fuzz_check {
+    include!("../fuzz/fuzz_targets/check.rs");
+}
+
+/// The fuzz target's property (fuzz/fuzz_targets/check.rs) on seeded random inputs, so it
+/// runs on stable `cargo test` without cargo-fuzz: random bytes (invalid UTF-8 included),
+/// markup fragments, entities, handles, URLs, emoji, other scripts, and a 100 KB text.
+#[test]
+fn fuzz_property_holds_on_seeded_random_inputs() {
+    use rand::{Rng, SeedableRng};
+    let checker = fuzz_check::Checker::new();
+    let pieces: &[&str] = &[
+        "good",
+        "BAD",
+        "not",
+        "never so",
+        "but",
+        "kind of",
+        "the shit",
+        "no",
+        "least",
+        "at",
+        "very",
+        "!",
+        "?",
+        "!!!",
+        "???",
+        " ",
+        "\t",
+        "\n",
+        "\u{a0}",
+        "\u{1c}",
+        "<p>",
+        "</p>",
+        "<br/>",
+        "<a href=\"https://x.example/@a\">",
+        "</a>",
+        "<span class=\"h-card\">",
+        "&amp;",
+        "&lt;3",
+        "&#x1F600;",
+        "&#128512;",
+        "&#99999999;",
+        "&#xD800;",
+        "&",
+        "&bogus;",
+        "@acme",
+        "@a@mastodon.social",
+        "https://t.co/x",
+        "www.example.com/y",
+        "#delivery",
+        "order",
+        "refund",
+        "app",
+        "😀",
+        "😡",
+        "👍🏽",
+        "❤️",
+        "’",
+        "…",
+        "ß",
+        "İ",
+        "Σ",
+        "ǅ",
+        "中文",
+        "¿Dónde?",
+        "ŞÜPER",
+        "\u{0}",
+        "\u{FFFD}",
+        "'",
+        "`",
+        "n't",
+        "123",
+        "0",
+    ];
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x00c1_a551_f1ed);
+    for i in 0..4_000 {
+        let data: Vec<u8> = if i % 4 == 0 {
+            let n = rng.gen_range(0..200);
+            (0..n).map(|_| rng.gen::<u8>()).collect()
+        } else {
+            let n = rng.gen_range(0..40);
+            let mut s = Vec::new();
+            for _ in 0..n {
+                if rng.gen_bool(0.05) {
+                    s.push(rng.gen::<u8>());
+                } else {
+                    s.extend_from_slice(pieces[rng.gen_range(0..pieces.len())].as_bytes());
+                    if rng.gen_bool(0.6) {
+                        s.push(b' ');
+                    }
+                }
+            }
+            s
+        };
+        checker.check_input(&data);
+    }
+    let long = "my order is <b>LATE</b> &amp; not good but ok 😡 @acme ".repeat(2_000);
+    assert!(long.len() > 100_000);
+    checker.check_input(long.as_bytes());
+    checker.check_input(b"");
+}

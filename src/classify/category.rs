@@ -30,10 +30,10 @@ pub fn inquiry_strength(clean: &str) -> f64 {
 }
 
 /// Whether the text thanks or declares love (a praise cue independent of VADER).
-pub fn has_thanks_cue(lower_tokens: &[String]) -> bool {
-    lower_tokens.iter().any(|t| {
+pub fn has_thanks_cue<'a>(mut lower_tokens: impl Iterator<Item = &'a str>) -> bool {
+    lower_tokens.any(|t| {
         matches!(
-            t.as_str(),
+            t,
             "thank"
                 | "thanks"
                 | "thx"

@@ -53,6 +53,18 @@ impl FeatureVec {
         self.idx.push(i);
         self.val.push(v);
     }
+    /// Gives the entries from `start` on (all pushed with value 1) their unit-L2-norm value:
+    /// the same values `normalize_from` computes, without summing the squares one by one.
+    fn normalize_ones_from(&mut self, start: usize) {
+        let count = self.val.len() - start;
+        // A sum of up to 2^24 ones is exact in f32, so its square root is the norm.
+        if count == 0 || count > 1 << 24 {
+            return self.normalize_from(start);
+        }
+        let n = (count as f32).sqrt();
+        let v = 1.0 / n;
+        self.val[start..].fill(v);
+    }
     /// Scales the entries from `start` on to unit L2 norm.
     fn normalize_from(&mut self, start: usize) {
         let n: f32 = self.val[start..].iter().map(|v| v * v).sum::<f32>().sqrt();
@@ -86,32 +98,75 @@ fn mix(a: u64, b: u64) -> u64 {
 /// Splits lower-cased text into word tokens (letters, digits, apostrophes; digit runs become
 /// `0`) and single-character tokens for `?`, `!` and any other non-ASCII symbol (emoji).
 pub fn tokenize(lower: &str, out: &mut Vec<String>) {
+    let mut t = Tokens::default();
+    t.split(lower);
     out.clear();
-    let mut cur = String::new();
-    for ch in lower.chars() {
-        let ch = if ch == '’' || ch == '`' { '\'' } else { ch };
-        if ch.is_alphanumeric() || (ch == '\'' && !cur.is_empty()) {
-            if ch.is_ascii_digit() {
-                if !cur.ends_with('0') {
-                    cur.push('0');
-                }
-            } else {
-                cur.push(ch);
-            }
-        } else {
-            if !cur.is_empty() {
-                let t = std::mem::take(&mut cur);
-                out.push(t.trim_end_matches('\'').to_string());
-            }
-            if ch == '?' || ch == '!' || (!ch.is_ascii() && !ch.is_whitespace()) {
-                out.push(ch.to_string());
+    out.extend(t.iter().map(str::to_string));
+}
+
+/// Tokens of one text, stored in one buffer (no allocation per token once warmed up).
+#[derive(Debug, Default, Clone)]
+pub struct Tokens {
+    buf: String,
+    spans: Vec<(u32, u32)>,
+}
+
+impl Tokens {
+    /// The tokens, in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> + Clone + '_ {
+        self.spans
+            .iter()
+            .map(|&(a, b)| &self.buf[a as usize..b as usize])
+    }
+
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Ends the current word (if any) at the end of the buffer, trimming trailing
+    /// apostrophes.
+    fn close_word(&mut self, start: usize) {
+        if self.buf.len() > start {
+            let end = start + self.buf[start..].trim_end_matches('\'').len();
+            self.buf.truncate(end);
+            if end > start {
+                self.spans.push((start as u32, end as u32));
             }
         }
     }
-    if !cur.is_empty() {
-        out.push(cur.trim_end_matches('\'').to_string());
+
+    /// `tokenize`, into this buffer.
+    pub fn split(&mut self, lower: &str) {
+        self.buf.clear();
+        self.spans.clear();
+        let mut start = 0usize;
+        for ch in lower.chars() {
+            let ch = if ch == '’' || ch == '`' { '\'' } else { ch };
+            let in_word = self.buf.len() > start;
+            if ch.is_alphanumeric() || (ch == '\'' && in_word) {
+                if ch.is_ascii_digit() {
+                    if !self.buf[start..].ends_with('0') {
+                        self.buf.push('0');
+                    }
+                } else {
+                    self.buf.push(ch);
+                }
+            } else {
+                self.close_word(start);
+                if ch == '?' || ch == '!' || (!ch.is_ascii() && !ch.is_whitespace()) {
+                    let a = self.buf.len();
+                    self.buf.push(ch);
+                    self.spans.push((a as u32, self.buf.len() as u32));
+                }
+                start = self.buf.len();
+            }
+        }
+        self.close_word(start);
     }
-    out.retain(|t| !t.is_empty());
 }
 
 /// Words that signal a breach of expectations.
@@ -257,14 +312,25 @@ fn is_negation(w: &str) -> bool {
 #[derive(Default)]
 pub struct Scratch {
     lower: String,
-    tokens: Vec<String>,
+    tokens: Tokens,
     word: Vec<u8>,
 }
 
 impl Scratch {
     /// The tokens of the text last passed to `extract`.
-    pub fn tokens(&self) -> &[String] {
+    pub fn tokens(&self) -> &Tokens {
         &self.tokens
+    }
+}
+
+/// Lower-cases like `str::to_lowercase`, without allocating.
+fn lowercase_into(s: &str, out: &mut String) {
+    out.clear();
+    if s.is_ascii() {
+        out.push_str(s);
+        out.make_ascii_lowercase();
+    } else {
+        out.extend(s.chars().flat_map(char::to_lowercase));
     }
 }
 
@@ -281,19 +347,30 @@ pub fn extract(
     out.clear();
     let mask = (1u64 << cfg.hash_bits) - 1;
     let span = mask + 1 - u64::from(DENSE);
-    let bucket = |h: u64| -> u32 { (u64::from(DENSE) + (h & mask) % span) as u32 };
+    // `(h & mask) % span` without a division: `h & mask < 2 * span` once there are more
+    // than 64 buckets.
+    let bucket = |h: u64| -> u32 {
+        let x = h & mask;
+        let r = if mask >= 64 {
+            if x >= span {
+                x - span
+            } else {
+                x
+            }
+        } else {
+            x % span
+        };
+        (u64::from(DENSE) + r) as u32
+    };
 
-    scratch.lower.clear();
-    scratch
-        .lower
-        .extend(clean.chars().flat_map(char::to_lowercase));
-    tokenize(&scratch.lower, &mut scratch.tokens);
+    lowercase_into(clean, &mut scratch.lower);
+    scratch.tokens.split(&scratch.lower);
     let tokens = &scratch.tokens;
 
     // Word unigrams and bigrams.
     let start = out.idx.len();
     let mut prev = fnv1a(2, b"<s>");
-    for t in tokens {
+    for t in tokens.iter() {
         let h = fnv1a(1, t.as_bytes());
         out.push(bucket(h), 1.0);
         if cfg.word_bigrams {
@@ -304,12 +381,12 @@ pub fn extract(
     if cfg.word_bigrams && !tokens.is_empty() {
         out.push(bucket(mix(prev, fnv1a(2, b"</s>"))), 1.0);
     }
-    out.normalize_from(start);
+    out.normalize_ones_from(start);
 
     // Character n-grams inside padded words.
     if cfg.char_min > 0 && cfg.char_max >= cfg.char_min {
         let start = out.idx.len();
-        for t in tokens {
+        for t in tokens.iter() {
             scratch.word.clear();
             scratch.word.push(b' ');
             scratch.word.extend_from_slice(t.as_bytes());
@@ -324,7 +401,7 @@ pub fn extract(
                 }
             }
         }
-        out.normalize_from(start);
+        out.normalize_ones_from(start);
     }
 
     // Dense features.
@@ -336,7 +413,6 @@ pub fn extract(
     let mut second_person = false;
     let mut number = false;
     for (i, t) in tokens.iter().enumerate() {
-        let t = t.as_str();
         complaint_cues += u32::from(is_complaint_cue(t));
         if i == 0 && is_question_word(t) {
             question_words += 2;

@@ -3,6 +3,7 @@
 //! breaks), decodes HTML entities, and drops URLs and @handles (including Mastodon's
 //! `@user@instance`), so none of them moves a score. Hashtags stay: `#delivery` is a topic.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -48,6 +49,24 @@ fn is_block_tag(name: &str) -> bool {
 /// text without any of them comes back unchanged (whitespace included), so its scores equal
 /// the reference scorer's on the raw text.
 pub fn strip_markup(text: &str) -> String {
+    strip_markup_cow(text).into_owned()
+}
+
+/// `strip_markup`, borrowing `text` when it holds no markup (the common case).
+pub fn strip_markup_cow(text: &str) -> Cow<'_, str> {
+    let has_markup = text.contains('<')
+        || text.contains('&')
+        || text.contains("://")
+        || text.contains("www.")
+        || text.contains("WWW.")
+        || text.contains('@');
+    if !has_markup {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(strip_markup_owned(text))
+}
+
+fn strip_markup_owned(text: &str) -> String {
     let mut s: String = if text.contains('<') {
         TAG.replace_all(text, |c: &regex::Captures<'_>| {
             let name = c.get(1).map_or("", |m| m.as_str());
@@ -178,6 +197,7 @@ mod tests {
             "#delivery late",
         ] {
             assert_eq!(strip_markup(t), t);
+            assert!(matches!(strip_markup_cow(t), Cow::Borrowed(_)) || t.contains(['<', '&']));
         }
     }
 

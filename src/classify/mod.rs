@@ -11,13 +11,14 @@ pub mod markup;
 pub mod rules;
 pub mod sentiment;
 pub mod train;
+pub mod vader;
 
 use std::cell::RefCell;
 
-pub use linear::{LinearModel, ModelError, TrainParams};
-pub use markup::strip_markup;
+pub use linear::{CompactWeights, LinearModel, ModelError, TrainParams};
+pub use markup::{strip_markup, strip_markup_cow};
 pub use rules::{KeywordRule, Rules};
-pub use sentiment::{SentimentScorer, VaderScorer};
+pub use sentiment::{ReferenceVader, SentimentScorer, VaderScorer};
 
 use crate::model::{Classification, Sentiment};
 use features::{fnv1a, FeatureVec, Scratch};
@@ -45,6 +46,8 @@ pub enum ClassifyError {
 pub struct Classifier {
     scorer: Box<dyn SentimentScorer>,
     model: LinearModel,
+    /// The model's non-zero weights (`LinearModel::compact`).
+    compact: CompactWeights,
     products: CompiledRules,
     topics: CompiledRules,
     version: String,
@@ -100,6 +103,7 @@ impl Classifier {
         );
         Ok(Classifier {
             scorer,
+            compact: model.compact(),
             model,
             products,
             topics,
@@ -120,7 +124,7 @@ impl Classifier {
 
     /// Classifies a message as a platform delivers it (markup is stripped first).
     pub fn classify(&self, text: &str) -> Classification {
-        let clean = strip_markup(text);
+        let clean = strip_markup_cow(text);
         self.classify_clean(text, &clean)
     }
 
@@ -136,8 +140,8 @@ impl Classifier {
             let mut b = b.borrow_mut();
             let (scratch, fv) = &mut *b;
             features::extract(&self.model.cfg, raw, clean, &sentiment, scratch, fv);
-            let p = self.model.predict(fv);
-            (p, category::has_thanks_cue(scratch.tokens()))
+            let p = self.model.predict_compact(&self.compact, fv);
+            (p, category::has_thanks_cue(scratch.tokens().iter()))
         });
         let inquiry = category::inquiry_strength(clean);
         let (cat, confidence) = category::decide(

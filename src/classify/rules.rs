@@ -164,6 +164,10 @@ impl CompiledRules {
         let Some(set) = &self.set else {
             return Vec::new();
         };
+        // Most texts match no rule: the cheaper yes/no search settles those.
+        if !set.is_match(text) {
+            return Vec::new();
+        }
         let mut out: Vec<String> = set
             .matches(text)
             .into_iter()

@@ -1,9 +1,12 @@
 //! Sentiment scoring behind the `SentimentScorer` trait. The production scorer is VADER as
-//! published in vaderSentiment 3.3.2, through the `vader-parity` crate; parity with the
-//! reference is measured by `bench/vader_parity.py` and pinned by tests on known texts.
+//! published in vaderSentiment 3.3.2, computed by our own fast implementation
+//! (`super::vader`); `ReferenceVader` wraps the `vader-parity` crate, against which the fast
+//! scorer is tested. Parity with the Python reference is measured by `bench/vader_parity.py`
+//! and pinned by tests on known texts.
 
 use vader_parity::SentimentIntensityAnalyzer;
 
+use super::vader::FastVader;
 use crate::model::Sentiment;
 
 /// Anything that turns a text into VADER's four scores. Implementations must be pure (same
@@ -15,17 +18,48 @@ pub trait SentimentScorer: Send + Sync {
     fn id(&self) -> &str;
 }
 
-/// VADER 3.3.2, exactly.
+/// VADER 3.3.2, exactly, fast.
 pub struct VaderScorer {
-    analyzer: SentimentIntensityAnalyzer,
+    fast: FastVader,
 }
 
 impl VaderScorer {
     /// Loads the VADER lexicons (a few milliseconds; build one and share it).
     pub fn new() -> Self {
         VaderScorer {
+            fast: FastVader::new(),
+        }
+    }
+}
+
+impl SentimentScorer for VaderScorer {
+    fn score(&self, text: &str) -> Sentiment {
+        self.fast.score(text)
+    }
+
+    fn id(&self) -> &str {
+        "vader-3.3.2"
+    }
+}
+
+/// VADER 3.3.2 through the `vader-parity` crate: the yardstick the fast scorer is tested
+/// against.
+pub struct ReferenceVader {
+    analyzer: SentimentIntensityAnalyzer,
+}
+
+impl ReferenceVader {
+    /// Loads the crate's lexicons.
+    pub fn new() -> Self {
+        ReferenceVader {
             analyzer: SentimentIntensityAnalyzer::new(),
         }
+    }
+}
+
+impl Default for ReferenceVader {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -35,7 +69,7 @@ impl Default for VaderScorer {
     }
 }
 
-impl SentimentScorer for VaderScorer {
+impl SentimentScorer for ReferenceVader {
     fn score(&self, text: &str) -> Sentiment {
         let s = self.analyzer.polarity_scores(text);
         Sentiment {
@@ -47,7 +81,7 @@ impl SentimentScorer for VaderScorer {
     }
 
     fn id(&self) -> &str {
-        "vader-3.3.2"
+        "vader-parity-3.3.2"
     }
 }
 
@@ -63,7 +97,8 @@ mod tests {
     /// negation, "but", degree words, punctuation emphasis and raw HTML entities).
     #[test]
     fn matches_reference_on_readme_examples() {
-        let v = VaderScorer::new();
+        let fast = VaderScorer::new();
+        let reference = ReferenceVader::new();
         let cases: &[(&str, f64, f64, f64, f64)] = &[
             ("VADER is smart, handsome, and funny.", 0.8316, 0.746, 0.254, 0.0),
             ("VADER is smart, handsome, and funny!", 0.8439, 0.752, 0.248, 0.0),
@@ -91,7 +126,10 @@ mod tests {
             ("Hey Apple -I'm yer biggest fan but photo captions sux.", -0.3818, 0.128, 0.62, 0.252),
             ("This is kind of the BEST, not the worst??? :(", 0.9037, 0.615, 0.385, 0.0),
         ];
-        for (text, compound, pos, neu, neg) in cases {
+        for ((text, compound, pos, neu, neg), v) in cases
+            .iter()
+            .flat_map(|c| [(c, &fast as &dyn SentimentScorer), (c, &reference)])
+        {
             let s = v.score(text);
             assert!(
                 close(s.compound, *compound),

@@ -186,18 +186,20 @@ fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
-/// Lines classified per batch; batches are split across threads and written in order.
-const BATCH: usize = 8192;
+/// Lines read per batch; a batch is classified on all cores and written in input order.
+const BATCH: usize = 32_768;
+/// Lines per unit of work inside a batch: threads take the next unit when they finish one,
+/// so a thread slowed by other load on the machine does not hold the others up.
+const CHUNK: usize = 512;
 
 fn classify_line(args: &ClassifyArgs, classifier: &Classifier, bytes: &[u8], out: &mut Vec<u8>) {
     let text = String::from_utf8_lossy(bytes);
-    let (clean, c): (String, Classification) = if args.raw {
-        (text.to_string(), classifier.classify_clean(&text, &text))
+    let clean = if args.raw {
+        std::borrow::Cow::Borrowed(text.as_ref())
     } else {
-        let clean = crate::classify::strip_markup(&text);
-        let c = classifier.classify_clean(&text, &clean);
-        (clean, c)
+        crate::classify::strip_markup_cow(&text)
     };
+    let c: Classification = classifier.classify_clean(&text, &clean);
     let line = Line {
         compound: c.sentiment.compound,
         pos: c.sentiment.pos,
@@ -208,13 +210,42 @@ fn classify_line(args: &ClassifyArgs, classifier: &Classifier, bytes: &[u8], out
         complaint_score: round4(c.complaint_score),
         products: &c.products,
         topics: &c.topics,
-        text: args.echo_text.then_some(clean.as_str()),
+        text: args.echo_text.then_some(clean.as_ref()),
     };
     // Serialising plain numbers, strings and string lists into a Vec cannot fail.
     if serde_json::to_writer(&mut *out, &line).is_err() {
         out.extend_from_slice(b"{}");
     }
     out.push(b'\n');
+}
+
+/// Reads up to `BATCH` lines into `data`, recording each line's byte range (without its
+/// `\n` or `\r\n`) in `spans`. Returns false at end of input.
+fn read_batch(
+    input: &mut impl BufRead,
+    data: &mut Vec<u8>,
+    spans: &mut Vec<(usize, usize)>,
+) -> anyhow::Result<bool> {
+    data.clear();
+    spans.clear();
+    while spans.len() < BATCH {
+        let start = data.len();
+        let n = input
+            .read_until(b'\n', data)
+            .context("cannot read standard input")?;
+        if n == 0 {
+            return Ok(false);
+        }
+        let mut end = data.len();
+        if data[end - 1] == b'\n' {
+            end -= 1;
+            if end > start && data[end - 1] == b'\r' {
+                end -= 1;
+            }
+        }
+        spans.push((start, end));
+    }
+    Ok(true)
 }
 
 /// Classifies every line of `input` (an empty line included) and writes one JSON object per
@@ -228,56 +259,55 @@ pub fn run_classify(
     let rules = load_rules(args.rules.as_deref())?;
     let classifier = build_classifier(&rules, args.model.as_deref())?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut out = std::io::BufWriter::new(output);
-    let mut lines: Vec<Vec<u8>> = Vec::with_capacity(BATCH);
-    let mut eof = false;
-    while !eof {
-        lines.clear();
-        while lines.len() < BATCH {
-            let mut buf = Vec::new();
-            let n = input
-                .read_until(b'\n', &mut buf)
-                .context("cannot read standard input")?;
-            if n == 0 {
-                eof = true;
-                break;
-            }
-            if buf.last() == Some(&b'\n') {
-                buf.pop();
-                if buf.last() == Some(&b'\r') {
-                    buf.pop();
-                }
-            }
-            lines.push(buf);
-        }
-        if lines.is_empty() {
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, output);
+    let mut data: Vec<u8> = Vec::new();
+    let mut spans: Vec<(usize, usize)> = Vec::with_capacity(BATCH);
+    loop {
+        let more = read_batch(&mut input, &mut data, &mut spans)?;
+        if spans.is_empty() {
             break;
         }
-        let chunk = lines.len().div_ceil(threads).max(1);
-        let classifier = &classifier;
-        let results: anyhow::Result<Vec<Vec<u8>>> = std::thread::scope(|s| {
-            let handles: Vec<_> = lines
-                .chunks(chunk)
-                .map(|part| {
-                    s.spawn(move || {
-                        let mut buf = Vec::with_capacity(part.len() * 160);
-                        for l in part {
-                            classify_line(args, classifier, l, &mut buf);
-                        }
-                        buf
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .map_err(|_| anyhow::anyhow!("a classification thread failed; please report the input that caused it"))
-                })
-                .collect()
-        });
-        for r in results? {
-            out.write_all(&r).context("cannot write output")?;
+        let chunks: Vec<&[(usize, usize)]> = spans.chunks(CHUNK).collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let (classifier, data, chunks, next) = (&classifier, &data, &chunks, &next);
+        let work = move || {
+            let mut done: Vec<(usize, Vec<u8>)> = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(part) = chunks.get(i) else {
+                    return done;
+                };
+                let mut buf = Vec::with_capacity(part.len() * 200);
+                for &(a, b) in part.iter() {
+                    classify_line(args, classifier, &data[a..b], &mut buf);
+                }
+                done.push((i, buf));
+            }
+        };
+        let mut results: Vec<(usize, Vec<u8>)> = if threads <= 1 || chunks.len() <= 1 {
+            work()
+        } else {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = (1..threads.min(chunks.len()))
+                    .map(|_| s.spawn(work))
+                    .collect();
+                let mut all = work();
+                for h in handles {
+                    all.extend(h.join().map_err(|_| {
+                        anyhow::anyhow!(
+                            "a classification thread failed; please report the input that caused it"
+                        )
+                    })?);
+                }
+                Ok::<_, anyhow::Error>(all)
+            })?
+        };
+        results.sort_unstable_by_key(|r| r.0);
+        for (_, r) in &results {
+            out.write_all(r).context("cannot write output")?;
+        }
+        if !more {
+            break;
         }
     }
     out.flush().context("cannot write output")?;
