@@ -2,6 +2,8 @@
 //! simulator), the digest scheduler, the command handler and the chat, with graceful
 //! shutdown. The only module that composes I/O pieces; it also reads the clock.
 
+pub mod push;
+
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
@@ -392,6 +394,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             Default::default(),
         )?);
         tasks.extend(poller.spawn_all(built, shutdown_rx.clone()));
+    }
+    if let Some(server) = push::serve_push(app.clone(), shutdown_rx.clone()).await? {
+        tasks.push(server);
     }
     // Opening digest: today so far.
     let now = Utc::now();
