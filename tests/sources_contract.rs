@@ -1197,8 +1197,7 @@ async fn push_is_served_only_when_a_source_needs_it_and_secrets_are_required() {
     let app = push_app(dir.path(), FB_PUSH).await;
     let err = carepulse::app::push::serve_push_with(app, rx, &|_| None)
         .await
-        .err()
-        .expect("served without its secret");
+        .expect_err("served without its secret");
     let text = format!("{err:#}");
     assert!(
         text.contains("FB_APP_SECRET") && text.contains("fb-northwind"),
