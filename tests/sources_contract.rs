@@ -1029,3 +1029,178 @@ async fn check_reports_each_source() {
     let lines = check::check(check::prepare(&[bad_x], &env)).await;
     assert!(lines[0].message.contains("unknown account"), "{}", lines[0]);
 }
+
+/// The shipped config on a temp database, with `extra` sources appended.
+async fn push_app(dir: &std::path::Path, extra: &str) -> std::sync::Arc<carepulse::app::App> {
+    let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml"))
+        .expect("shipped config");
+    let db = dir.join("push.db");
+    let text = shipped.replace(
+        "database = \"carepulse.db\"",
+        &format!("database = {:?}", db.to_str().expect("path")),
+    );
+    let text = text.replacen("[[sources]]", &format!("{extra}\n[[sources]]"), 1);
+    let path = dir.join("config.toml");
+    let config = carepulse::config::Config::parse(&text, &path, &|_| None).expect("config");
+    std::sync::Arc::new(carepulse::app::App::open(config).await.expect("app"))
+}
+
+const FB_PUSH: &str = r#"
+[[sources]]
+kind = "facebook"
+name = "fb-northwind"
+brand = "Northwind"
+token_env = "FB_TOKEN"
+page_id = "1234"
+[sources.push]
+listen = "127.0.0.1:0"
+secret_env = "FB_APP_SECRET"
+verify_token_env = "FB_VERIFY"
+"#;
+
+fn push_env(k: &str) -> Option<String> {
+    match k {
+        "FB_APP_SECRET" => Some("app-secret".into()),
+        "FB_VERIFY" => Some("verify-me".into()),
+        "FB_TOKEN" => Some("page-token".into()),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn push_endpoint_refuses_unsigned_and_badly_signed_webhooks_and_stores_signed_ones() {
+    use carepulse::sources::push::{sign, IngestReply, SIGNATURE_HEADER};
+    let dir = tempfile::tempdir().unwrap();
+    let app = push_app(dir.path(), FB_PUSH).await;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (handle, addrs) = carepulse::app::push::serve_push_with(app.clone(), stop_rx, &push_env)
+        .await
+        .unwrap()
+        .expect("a source needs push");
+    assert_eq!(addrs.len(), 1);
+    let hook = format!("http://{}/webhooks/fb-northwind", addrs[0]);
+    let c = reqwest::Client::new();
+    let delivery = br#"{"object":"page","entry":[{"id":"1234","time":1714644300,"changes":[
+      {"field":"feed","value":{"item":"comment","verb":"add","post_id":"1234_9","comment_id":"1234_9_c1","parent_id":"1234_9","from":{"id":"77","name":"Dana"},"message":"my order never came, so disappointed","created_time":1714644000}},
+      {"field":"feed","value":{"item":"comment","verb":"add","post_id":"1234_9","comment_id":"1234_9_c2","parent_id":"1234_9_c1","from":{"id":"1234","name":"Northwind"},"message":"Sorry Dana, we are on it","created_time":1714644300}}
+    ]}]}"#;
+
+    // Unsigned, signed with another secret, and a signature of another body: 401, nothing stored.
+    let r = c.post(&hook).body(&delivery[..]).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.text().await.unwrap().contains("X-Hub-Signature-256"));
+    let r = c
+        .post(&hook)
+        .header(SIGNATURE_HEADER, sign(b"not-the-secret", delivery))
+        .body(&delivery[..])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = c
+        .post(&hook)
+        .header(SIGNATURE_HEADER, sign(b"app-secret", b"{}"))
+        .body(&delivery[..])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = c
+        .post(&hook)
+        .header(SIGNATURE_HEADER, "sha256=zz")
+        .body(&delivery[..])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(app.store.counts().await.unwrap(), (0, 0));
+
+    // Signed: stored and threaded; delivered again: stored once.
+    for expected in [(2, 0), (0, 2)] {
+        let r = c
+            .post(&hook)
+            .header(SIGNATURE_HEADER, sign(b"app-secret", delivery))
+            .body(&delivery[..])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let reply: IngestReply = r.json().await.unwrap();
+        assert_eq!((reply.inserted, reply.duplicates), expected);
+    }
+    assert_eq!(app.store.counts().await.unwrap(), (2, 1));
+
+    // Subscription handshake.
+    let r = c
+        .get(format!(
+            "{hook}?hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=4242"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "4242");
+    let r = c
+        .get(format!(
+            "{hook}?hub.mode=subscribe&hub.verify_token=guess&hub.challenge=4242"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+
+    // The JSON-lines push of the same source: bearer secret.
+    let lines = format!("http://{}/push/fb-northwind/ingest", addrs[0]);
+    let line = r#"{"platform":"facebook","external_id":"p1","brand":"Northwind","author":"eli","direction":"inbound","created_at":"2024-05-02T12:00:00Z","text":"where is my parcel?"}"#;
+    let r = c.post(&lines).body(line).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = c
+        .post(&lines)
+        .bearer_auth("wrong")
+        .body(line)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(app.store.counts().await.unwrap().0, 2);
+    let r = c
+        .post(&lines)
+        .bearer_auth("app-secret")
+        .body(line)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(app.store.counts().await.unwrap().0, 3);
+
+    // Shutdown stops the server.
+    stop_tx.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), handle)
+        .await
+        .expect("push server stops on shutdown")
+        .unwrap();
+    assert!(c.post(&hook).body("x").send().await.is_err());
+}
+
+#[tokio::test]
+async fn push_is_served_only_when_a_source_needs_it_and_secrets_are_required() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = push_app(dir.path(), "").await;
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    assert!(
+        carepulse::app::push::serve_push_with(app, rx.clone(), &push_env)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let app = push_app(dir.path(), FB_PUSH).await;
+    let err = carepulse::app::push::serve_push_with(app, rx, &|_| None)
+        .await
+        .expect_err("served without its secret");
+    let text = format!("{err:#}");
+    assert!(
+        text.contains("FB_APP_SECRET") && text.contains("fb-northwind"),
+        "{text}"
+    );
+}

@@ -3,6 +3,7 @@
 //! shutdown. The only module that composes I/O pieces; it also reads the clock.
 
 pub mod alerts;
+pub mod push;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
@@ -415,6 +416,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             Default::default(),
         )?);
         tasks.extend(poller.spawn_all(built, shutdown_rx.clone()));
+    }
+    if let Some(server) = push::serve_push(app.clone(), shutdown_rx.clone()).await? {
+        tasks.push(server);
     }
     // Console only: an opening report of today so far, so a new user sees the bot work.
     if let Some(c) = &console {

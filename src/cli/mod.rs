@@ -76,6 +76,9 @@ pub struct ImportArgs {
     /// Format of the file
     #[arg(long, value_enum)]
     pub format: FileFormat,
+    /// Read, check and classify the file but store nothing (reports bad rows and timings)
+    #[arg(long)]
+    pub dry_run: bool,
     /// The file to import
     pub file: PathBuf,
 }
@@ -228,29 +231,35 @@ pub struct ImportSummary {
 }
 
 /// Streams a file into the store: a reader thread parses and classifies batches while the
-/// store writes the previous one. Bad rows are reported (line and reason) and skipped.
+/// store writes the previous one. Bad rows are reported (line and reason) and skipped. The
+/// summary ends with where the time went (reading, classifying, storing), so a slow import
+/// says which stage to look at.
 pub async fn import(
     app: &App,
     args: &ImportArgs,
     report_to: &mut dyn Write,
 ) -> anyhow::Result<ImportSummary> {
+    use std::time::{Duration, Instant};
+    let started = Instant::now();
     let path = args.file.clone();
     let open =
         |p: &Path| std::fs::File::open(p).with_context(|| format!("cannot open {}", p.display()));
     let brands = match args.format {
-        FileFormat::Twcs => files::twcs_brands(std::io::BufReader::new(open(&path)?))
-            .with_context(|| format!("cannot read {}", path.display()))?,
+        FileFormat::Twcs => {
+            files::twcs_brands(std::io::BufReader::with_capacity(1 << 20, open(&path)?))
+                .with_context(|| format!("cannot read {}", path.display()))?
+        }
         FileFormat::Jsonl => Default::default(),
     };
+    let scan = started.elapsed();
     let file = open(&path)?;
     let format = args.format;
     let ingestor = app.ingestor.clone();
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<(
-        Vec<crate::store::ClassifiedMessage>,
-        Vec<files::RowError>,
-    )>(2);
-    let reader = std::thread::spawn(move || {
-        let rows: Box<dyn Iterator<Item = Result<crate::model::NewMessage, files::RowError>>> =
+    type Batch = (Vec<crate::store::ClassifiedMessage>, Vec<files::RowError>);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Batch>(2);
+    // Returns (time spent parsing, time spent classifying).
+    let reader = std::thread::spawn(move || -> (Duration, Duration) {
+        let mut rows: Box<dyn Iterator<Item = Result<crate::model::NewMessage, files::RowError>>> =
             match format {
                 FileFormat::Twcs => Box::new(files::read_twcs(
                     std::io::BufReader::with_capacity(1 << 20, file),
@@ -260,25 +269,38 @@ pub async fn import(
                     std::io::BufReader::with_capacity(1 << 20, file),
                 )),
             };
-        let mut batch = Vec::with_capacity(crate::app::BATCH);
+        let (mut parsing, mut classifying) = (Duration::ZERO, Duration::ZERO);
+        let mut raw = Vec::with_capacity(crate::app::BATCH);
         let mut errors = Vec::new();
-        for row in rows {
-            match row {
-                Ok(m) => batch.push(ingestor.prepare(m)),
-                Err(e) => errors.push(e),
+        loop {
+            let t = Instant::now();
+            let mut done = true;
+            for row in rows.by_ref() {
+                match row {
+                    Ok(m) => raw.push(m),
+                    Err(e) => errors.push(e),
+                }
+                if raw.len() >= crate::app::BATCH {
+                    done = false;
+                    break;
+                }
             }
-            if batch.len() >= crate::app::BATCH
-                && tx
-                    .blocking_send((std::mem::take(&mut batch), std::mem::take(&mut errors)))
-                    .is_err()
+            parsing += t.elapsed();
+            let t = Instant::now();
+            let batch = ingestor.prepare_all(std::mem::take(&mut raw));
+            classifying += t.elapsed();
+            if tx
+                .blocking_send((batch, std::mem::take(&mut errors)))
+                .is_err()
+                || done
             {
-                return;
+                return (parsing, classifying);
             }
         }
-        let _ = tx.blocking_send((batch, errors));
     });
     let mut summary = ImportSummary::default();
     let now = Utc::now().timestamp();
+    let mut storing = Duration::ZERO;
     const SHOWN_ERRORS: usize = 20;
     while let Some((batch, errors)) = rx.recv().await {
         for e in &errors {
@@ -287,16 +309,23 @@ pub async fn import(
             }
             summary.rejected += 1;
         }
-        if !batch.is_empty() {
-            let o = app
-                .store
-                .ingest(batch, None, &app.ingestor.rules, now)
-                .await?;
-            summary.imported += o.inserted;
-            summary.duplicates += o.duplicates;
+        if batch.is_empty() {
+            continue;
         }
+        if args.dry_run {
+            summary.imported += batch.len();
+            continue;
+        }
+        let t = Instant::now();
+        let o = app
+            .store
+            .ingest(batch, None, &app.ingestor.rules, now)
+            .await?;
+        storing += t.elapsed();
+        summary.imported += o.inserted;
+        summary.duplicates += o.duplicates;
     }
-    reader
+    let (parsing, classifying) = reader
         .join()
         .map_err(|_| anyhow::anyhow!("the file reader stopped unexpectedly"))?;
     if summary.rejected > SHOWN_ERRORS {
@@ -306,13 +335,30 @@ pub async fn import(
             summary.rejected - SHOWN_ERRORS
         )?;
     }
+    let total = started.elapsed();
+    let rows = summary.imported + summary.duplicates + summary.rejected;
     writeln!(
         report_to,
-        "imported {} messages, {} duplicates skipped, {} rows rejected, from {}",
+        "{} {} messages, {} duplicates skipped, {} rows rejected, from {}",
+        if args.dry_run {
+            "checked (dry run, nothing stored)"
+        } else {
+            "imported"
+        },
         summary.imported,
         summary.duplicates,
         summary.rejected,
         path.display()
+    )?;
+    writeln!(
+        report_to,
+        "{rows} rows in {:.1} s ({:.0} rows/s): scanning {:.1} s, parsing {:.1} s, classifying {:.1} s (beside storing), storing {:.1} s",
+        total.as_secs_f64(),
+        rows as f64 / total.as_secs_f64().max(1e-9),
+        scan.as_secs_f64(),
+        parsing.as_secs_f64(),
+        classifying.as_secs_f64(),
+        storing.as_secs_f64(),
     )?;
     Ok(summary)
 }

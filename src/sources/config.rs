@@ -2,6 +2,7 @@
 //! `kind`), and `build_source`, which resolves the token from the environment through a
 //! caller-supplied lookup and builds the platform's `Source`.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use reqwest::Url;
@@ -33,6 +34,35 @@ fn default_usage_threshold() -> u8 {
 }
 fn default_lookback_days() -> u32 {
     7
+}
+
+fn default_push_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8090))
+}
+
+/// `[sources.push]`: inbound by push for one source, protected by a secret from the
+/// environment.
+///
+/// * Facebook sources serve the Page webhook at `/webhooks/{name}`: deliveries must carry
+///   `X-Hub-Signature-256: sha256=<HMAC-SHA256 of the body with the app secret>`, and the
+///   subscription handshake (`GET` with `hub.verify_token`) is answered when
+///   `verify_token_env` is set.
+/// * Every kind serves `POST /push/{name}/ingest`: carepulse JSON lines with
+///   `Authorization: Bearer <secret>`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushSpec {
+    /// Address to listen on (default 127.0.0.1:8090). Put it behind a public HTTPS proxy for
+    /// platform webhooks. Sources may share an address; each has its own paths.
+    #[serde(default = "default_push_listen")]
+    pub listen: SocketAddr,
+    /// Environment variable holding the secret: the Facebook app secret that signs webhook
+    /// deliveries, and the bearer token of `POST /push/{name}/ingest`.
+    pub secret_env: String,
+    /// Facebook only: environment variable holding the verify token of the webhook
+    /// subscription handshake.
+    #[serde(default)]
+    pub verify_token_env: Option<String>,
 }
 
 macro_rules! spec_struct {
@@ -72,6 +102,10 @@ macro_rules! spec_struct {
             /// the next interval (default 900).
             #[serde(default = "default_max_rate_wait")]
             pub max_rate_wait_secs: u64,
+            /// Also accept this source's messages by push (`[sources.push]`): the app then
+            /// serves HTTP on `push.listen` (see `sources::push`).
+            #[serde(default)]
+            pub push: Option<PushSpec>,
             $($(#[$fm])* pub $field: $ty,)*
         }
 
@@ -165,6 +199,26 @@ impl SourceSpec {
             SourceSpec::Mastodon(s) => &s.name,
             SourceSpec::Bluesky(s) => &s.name,
             SourceSpec::Facebook(s) => &s.name,
+        }
+    }
+
+    /// The push settings of this source, if it accepts pushed messages.
+    pub fn push(&self) -> Option<&PushSpec> {
+        match self {
+            SourceSpec::X(s) => s.push.as_ref(),
+            SourceSpec::Mastodon(s) => s.push.as_ref(),
+            SourceSpec::Bluesky(s) => s.push.as_ref(),
+            SourceSpec::Facebook(s) => s.push.as_ref(),
+        }
+    }
+
+    /// The brand of this source.
+    pub fn brand(&self) -> &str {
+        match self {
+            SourceSpec::X(s) => &s.brand,
+            SourceSpec::Mastodon(s) => &s.brand,
+            SourceSpec::Bluesky(s) => &s.brand,
+            SourceSpec::Facebook(s) => &s.brand,
         }
     }
 

@@ -267,6 +267,196 @@ pub fn parse_conversations(
     })
 }
 
+#[derive(Deserialize)]
+struct Delivery {
+    #[serde(default)]
+    object: String,
+    #[serde(default = "Vec::new")]
+    entry: Vec<DeliveryEntry>,
+}
+
+#[derive(Deserialize)]
+struct DeliveryEntry {
+    #[serde(default = "Vec::new")]
+    changes: Vec<Change>,
+    #[serde(default = "Vec::new")]
+    messaging: Vec<Messaging>,
+}
+
+#[derive(Deserialize)]
+struct Change {
+    field: String,
+    value: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+struct FeedValue {
+    item: String,
+    #[serde(default)]
+    verb: String,
+    from: Option<From>,
+    post_id: Option<String>,
+    comment_id: Option<String>,
+    parent_id: Option<String>,
+    #[serde(default)]
+    message: String,
+    created_time: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct Messaging {
+    sender: IdOnly,
+    recipient: IdOnly,
+    /// Milliseconds since the epoch.
+    timestamp: i64,
+    message: Option<MessagingMessage>,
+}
+
+#[derive(Deserialize)]
+struct MessagingMessage {
+    mid: String,
+    #[serde(default)]
+    text: String,
+}
+
+/// Webhook `created_time` is Unix seconds (sometimes a Graph time string).
+fn webhook_time(v: Option<&serde_json::Value>) -> Result<DateTime<Utc>, ParseError> {
+    match v {
+        Some(serde_json::Value::Number(n)) => n
+            .as_i64()
+            .and_then(|s| DateTime::from_timestamp(s, 0))
+            .ok_or_else(|| ParseError::new("Facebook webhook time", n)),
+        Some(serde_json::Value::String(s)) => parse_time(s),
+        other => Err(ParseError::new(
+            "Facebook webhook time",
+            format!("missing or not a time: {other:?}"),
+        )),
+    }
+}
+
+/// Parse one Page webhook delivery (`object: "page"`): feed changes (comments and visitor
+/// posts added) and Messenger messages. Edits, removals, likes and the Page's own posts are
+/// ignored. Comments thread like `parse_feed`'s: a reply to a comment joins that comment, a
+/// top-level comment replies to its post. Messenger deliveries carry no thread id, so those
+/// messages are grouped per customer by the silence gap; authors are page-scoped ids.
+pub fn parse_webhook(ctx: &FacebookContext, body: &[u8]) -> Result<Vec<NewMessage>, ParseError> {
+    let d: Delivery =
+        serde_json::from_slice(body).map_err(|e| ParseError::new("Facebook webhook JSON", e))?;
+    if d.object != "page" {
+        return Err(ParseError::new(
+            "Facebook webhook",
+            format!("object '{}' is not 'page'", d.object),
+        ));
+    }
+    let mut out = Vec::new();
+    for entry in &d.entry {
+        for change in entry.changes.iter().filter(|c| c.field == "feed") {
+            let v: FeedValue = serde_json::from_value(change.value.clone())
+                .map_err(|e| ParseError::new("Facebook webhook feed change", e))?;
+            if v.verb != "add" {
+                continue;
+            }
+            let outbound = ctx.is_page(v.from.as_ref());
+            let (external_id, reply_to, conversation_ref) = match v.item.as_str() {
+                "comment" => {
+                    let Some(id) = v.comment_id.clone() else {
+                        return Err(ParseError::new(
+                            "Facebook webhook comment",
+                            "comment_id is missing",
+                        ));
+                    };
+                    match (&v.parent_id, &v.post_id) {
+                        (Some(parent), Some(post)) if parent != post => {
+                            (id, Some(parent.clone()), Some(parent.clone()))
+                        }
+                        (_, Some(post)) => (id.clone(), Some(post.clone()), Some(id)),
+                        (_, None) => (id.clone(), None, Some(id)),
+                    }
+                }
+                "post" | "status" | "photo" | "video" if !outbound => {
+                    let Some(id) = v.post_id.clone() else {
+                        return Err(ParseError::new(
+                            "Facebook webhook post",
+                            "post_id is missing",
+                        ));
+                    };
+                    (id.clone(), None, Some(id))
+                }
+                _ => continue,
+            };
+            out.push(NewMessage {
+                platform: Platform::Facebook,
+                url: Some(format!("https://www.facebook.com/{external_id}")),
+                external_id,
+                brand: ctx.brand.clone(),
+                author: FacebookContext::author(v.from.as_ref()),
+                direction: if outbound {
+                    Direction::Outbound
+                } else {
+                    Direction::Inbound
+                },
+                created_at: webhook_time(v.created_time.as_ref())?,
+                text: v.message.clone(),
+                reply_to,
+                conversation_ref,
+                engagement: None,
+                customer: None,
+            });
+        }
+        for m in &entry.messaging {
+            let Some(msg) = &m.message else { continue };
+            let outbound = m.sender.id == ctx.page_id;
+            let created_at = DateTime::from_timestamp_millis(m.timestamp)
+                .ok_or_else(|| ParseError::new("Facebook webhook timestamp", m.timestamp))?;
+            out.push(NewMessage {
+                platform: Platform::Facebook,
+                external_id: msg.mid.clone(),
+                brand: ctx.brand.clone(),
+                author: m.sender.id.clone(),
+                direction: if outbound {
+                    Direction::Outbound
+                } else {
+                    Direction::Inbound
+                },
+                created_at,
+                text: msg.text.clone(),
+                reply_to: None,
+                conversation_ref: None,
+                url: None,
+                engagement: None,
+                customer: outbound.then(|| m.recipient.id.clone()),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The `error.code` of a Graph error body, if it is one.
+pub fn graph_error_code(body: &[u8]) -> Option<i64> {
+    #[derive(Deserialize)]
+    struct ErrorBody {
+        error: GraphError,
+    }
+    #[derive(Deserialize)]
+    struct GraphError {
+        code: i64,
+    }
+    serde_json::from_slice::<ErrorBody>(body)
+        .ok()
+        .map(|b| b.error.code)
+}
+
+/// Graph error codes that mean "slow down" rather than "wrong request": application (4), user
+/// (17), Page (32) and custom (613) rate limits, and the Business Use Case throttles
+/// (80001 Pages, 80002 Instagram, 80004 ads, 80005 lead ads, 80006 Messenger, 80008 WhatsApp,
+/// 80014 catalog). They come with HTTP 400 or 403, not 429.
+pub fn is_throttling_code(code: i64) -> bool {
+    matches!(
+        code,
+        4 | 17 | 32 | 613 | 80001 | 80002 | 80003 | 80004 | 80005 | 80006 | 80008 | 80014
+    )
+}
+
 /// The Facebook Page source.
 pub struct FacebookSource {
     r: Resolved,
@@ -337,6 +527,9 @@ impl Source for FacebookSource {
     }
     fn order(&self, _stream: &str, _stored: Option<&str>) -> Order {
         Order::NewestFirst
+    }
+    fn is_rate_limited(&self, status: u16, body: &[u8]) -> bool {
+        status == 429 || (status >= 400 && graph_error_code(body).is_some_and(is_throttling_code))
     }
     fn is_auth_error(&self, status: u16, body: &[u8]) -> bool {
         // Graph answers an invalid or expired token with 400 and OAuthException code 190.
@@ -467,5 +660,69 @@ mod tests {
         assert_eq!(out.conversation_ref.as_deref(), Some("t_100"));
         assert_eq!(page.messages[1].direction, Direction::Inbound);
         assert!(parse_conversations(&ctx(), None, b"{\"data\":[{").is_err());
+    }
+
+    #[test]
+    fn webhook_delivery_threads_comments_and_messenger() {
+        let body = br#"{"object":"page","entry":[{"id":"1234","time":1714644300,
+          "changes":[
+            {"field":"feed","value":{"item":"comment","verb":"add","post_id":"1234_9","comment_id":"1234_9_c1","parent_id":"1234_9","from":{"id":"77","name":"Dana"},"message":"my order never came","created_time":1714644000}},
+            {"field":"feed","value":{"item":"comment","verb":"add","post_id":"1234_9","comment_id":"1234_9_c2","parent_id":"1234_9_c1","from":{"id":"1234","name":"Acme"},"message":"sorry, DM us","created_time":1714644300}},
+            {"field":"feed","value":{"item":"comment","verb":"edited","post_id":"1234_9","comment_id":"1234_9_c1","parent_id":"1234_9","from":{"id":"77","name":"Dana"},"message":"edit","created_time":1714644400}},
+            {"field":"feed","value":{"item":"reaction","verb":"add","post_id":"1234_9","from":{"id":"78","name":"Eli"},"created_time":1714644400}},
+            {"field":"feed","value":{"item":"status","verb":"add","post_id":"1234_10","from":{"id":"79","name":"Fay"},"message":"hello?","created_time":"2024-05-02T10:05:00+0000"}}
+          ],
+          "messaging":[
+            {"sender":{"id":"555"},"recipient":{"id":"1234"},"timestamp":1714644000123,"message":{"mid":"m_1","text":"hi"}},
+            {"sender":{"id":"1234"},"recipient":{"id":"555"},"timestamp":1714644060000,"message":{"mid":"m_2","text":"hello"}},
+            {"sender":{"id":"555"},"recipient":{"id":"1234"},"timestamp":1714644070000,"read":{"watermark":1}}
+          ]}]}"#;
+        let msgs = parse_webhook(&ctx(), body).unwrap();
+        let ids: Vec<_> = msgs.iter().map(|m| m.external_id.as_str()).collect();
+        assert_eq!(ids, ["1234_9_c1", "1234_9_c2", "1234_10", "m_1", "m_2"]);
+        assert_eq!(msgs[0].direction, Direction::Inbound);
+        assert_eq!(msgs[0].reply_to.as_deref(), Some("1234_9"));
+        assert_eq!(msgs[0].created_at.timestamp(), 1_714_644_000);
+        assert_eq!(msgs[1].direction, Direction::Outbound);
+        assert_eq!(msgs[1].reply_to.as_deref(), Some("1234_9_c1"));
+        assert_eq!(msgs[2].created_at.timestamp(), 1_714_644_300);
+        assert_eq!(msgs[3].direction, Direction::Inbound);
+        assert_eq!(msgs[4].direction, Direction::Outbound);
+        assert_eq!(msgs[4].customer.as_deref(), Some("555"));
+        assert!(parse_webhook(&ctx(), br#"{"object":"user","entry":[]}"#).is_err());
+        assert!(parse_webhook(&ctx(), b"{").is_err());
+    }
+
+    #[test]
+    fn throttling_error_codes_are_rate_limits_not_auth_failures() {
+        let src = FacebookSource::new(
+            Resolved {
+                name: "fb".into(),
+                brand: "acme".into(),
+                accounts: vec![],
+                token: secrecy::SecretString::from("t".to_string()),
+                base: reqwest::Url::parse("http://127.0.0.1:1/").unwrap(),
+                settings: PollSettings::default(),
+                page_size: None,
+            },
+            &toml::from_str::<FacebookSpec>(
+                "name='fb'\nbrand='acme'\ntoken_env='T'\npage_id='1234'",
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let page = br#"{"error":{"message":"(#32) Page request limit reached","type":"OAuthException","code":32,"fbtrace_id":"A"}}"#;
+        let buc = br#"{"error":{"message":"(#80001) There have been too many calls to this Page account.","type":"OAuthException","code":80001}}"#;
+        let app = br#"{"error":{"message":"(#4) Application request limit reached","code":4}}"#;
+        let token = br#"{"error":{"message":"Error validating access token","type":"OAuthException","code":190}}"#;
+        for body in [&page[..], &buc[..], &app[..]] {
+            assert!(src.is_rate_limited(400, body));
+            assert!(src.is_rate_limited(403, body));
+        }
+        assert!(src.is_rate_limited(429, b""));
+        assert!(!src.is_rate_limited(400, token));
+        assert!(src.is_auth_error(400, token));
+        assert!(!src.is_rate_limited(400, b"not json"));
+        assert_eq!(graph_error_code(buc), Some(80001));
     }
 }

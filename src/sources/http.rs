@@ -121,7 +121,7 @@ pub async fn fetch(
                         body,
                     });
                 }
-                if status == 429 {
+                if source.is_rate_limited(status, &body) {
                     rate_waits += 1;
                     attempt -= 1; // waiting out a rate limit is not a failed attempt
                     let rl = source.rate_limit(&headers);
@@ -143,7 +143,8 @@ pub async fn fetch(
                         source = source.name(),
                         stream,
                         wait_ms = wait.as_millis() as u64,
-                        "rate limited (429), waiting for reset"
+                        status,
+                        "rate limited, waiting for reset"
                     );
                     tokio::time::sleep(wait).await;
                     continue;

@@ -125,6 +125,10 @@ pub trait Source: Send + Sync {
     ) -> BoxFuture<'a, Result<bool, FetchError>> {
         Box::pin(async { Ok(false) })
     }
+    /// Whether a failed response is the platform throttling us (waited out like a 429).
+    fn is_rate_limited(&self, status: u16, _body: &[u8]) -> bool {
+        status == 429
+    }
     /// Whether a failed response means the credentials are bad or expired.
     fn is_auth_error(&self, status: u16, _body: &[u8]) -> bool {
         status == 401 || status == 403

@@ -2,18 +2,30 @@
 //! line, `created_at` in RFC 3339), protected by `Authorization: Bearer <token>`. Good lines are
 //! stored even when others are bad; the answer says how many were stored and which lines
 //! failed, by number.
+//!
+//! Also the Facebook Page webhook (`facebook_webhook_router`): deliveries signed with the app
+//! secret (`X-Hub-Signature-256`), checked over the raw body before anything is parsed or
+//! stored, and the subscription handshake. `source_routes` builds the routes a configured
+//! source's `[sources.push]` asks for; the app serves them.
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
+use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
+use sha2::Sha256;
 
-use super::Sink;
+use super::config::SourceSpec;
+use super::facebook::{parse_webhook, FacebookContext};
+use super::{Sink, SourceError};
 use crate::model::NewMessage;
 
 /// Cursor key the push endpoint commits under (it never sets a cursor).
@@ -128,6 +140,221 @@ async fn ingest(State(st): State<PushState>, headers: HeaderMap, body: String) -
         StatusCode::BAD_REQUEST
     };
     (status, Json(reply)).into_response()
+}
+
+/// Header carrying the Facebook webhook signature.
+pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
+
+/// `sha256=<hex>` of HMAC-SHA256(`secret`, `body`): what Facebook sends in
+/// `X-Hub-Signature-256` (also handy for tests and other senders).
+pub fn sign(secret: &[u8], body: &[u8]) -> String {
+    // HMAC accepts keys of any length, so this cannot fail.
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret)
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Whether `header` is a valid `sha256=<hex>` signature of `body` with `secret` (compared in
+/// constant time).
+pub fn signature_ok(secret: &[u8], body: &[u8], header: Option<&str>) -> bool {
+    if secret.is_empty() {
+        return false;
+    }
+    let Some(given) = header
+        .and_then(|h| h.trim().strip_prefix("sha256="))
+        .and_then(|h| hex::decode(h).ok())
+    else {
+        return false;
+    };
+    let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(secret) else {
+        return false;
+    };
+    mac.update(body);
+    mac.verify_slice(&given).is_ok()
+}
+
+#[derive(Clone)]
+struct WebhookState {
+    sink: Arc<dyn Sink>,
+    source: Arc<str>,
+    ctx: Arc<FacebookContext>,
+    app_secret: Arc<SecretString>,
+    verify_token: Option<Arc<SecretString>>,
+}
+
+/// The Facebook Page webhook at `/` (nest it under a path): `GET` answers the subscription
+/// handshake when `verify_token` is set; `POST` stores a delivery whose `X-Hub-Signature-256`
+/// matches `app_secret`. A missing or wrong signature gets 401 and nothing is parsed or stored.
+pub fn facebook_webhook_router(
+    sink: Arc<dyn Sink>,
+    source: &str,
+    ctx: FacebookContext,
+    app_secret: SecretString,
+    verify_token: Option<SecretString>,
+) -> Router {
+    Router::new()
+        .route("/", get(webhook_handshake).post(webhook_delivery))
+        .with_state(WebhookState {
+            sink,
+            source: Arc::from(source),
+            ctx: Arc::new(ctx),
+            app_secret: Arc::new(app_secret),
+            verify_token: verify_token.map(Arc::new),
+        })
+}
+
+async fn webhook_handshake(
+    State(st): State<WebhookState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(expected) = &st.verify_token else {
+        return (
+            StatusCode::NOT_FOUND,
+            "no verify token configured for this webhook (set verify_token_env)",
+        )
+            .into_response();
+    };
+    let given = q.get("hub.verify_token").map(String::as_str).unwrap_or("");
+    if q.get("hub.mode").map(String::as_str) == Some("subscribe")
+        && constant_time_eq(given.as_bytes(), expected.expose_secret().as_bytes())
+        && !expected.expose_secret().is_empty()
+    {
+        let challenge = q.get("hub.challenge").cloned().unwrap_or_default();
+        return (StatusCode::OK, challenge).into_response();
+    }
+    tracing::warn!(source = %st.source, "webhook subscription refused: wrong verify token");
+    (StatusCode::FORBIDDEN, "wrong hub.verify_token").into_response()
+}
+
+async fn webhook_delivery(
+    State(st): State<WebhookState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let header = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
+    if !signature_ok(st.app_secret.expose_secret().as_bytes(), &body, header) {
+        tracing::warn!(source = %st.source, signed = header.is_some(), "webhook delivery refused: bad signature");
+        let why = if header.is_none() {
+            "missing X-Hub-Signature-256 header: deliveries must be signed with the app secret"
+        } else {
+            "X-Hub-Signature-256 does not match the body signed with the configured app secret"
+        };
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(serde_json::json!({ "error": why })),
+        )
+            .into_response();
+    }
+    let messages = match parse_webhook(&st.ctx, &body) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::warn!(source = %st.source, error = %e, "webhook delivery not understood");
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(serde_json::json!({ "error": e.to_string() })),
+            )
+                .into_response();
+        }
+    };
+    let received = messages.len();
+    let mut reply = IngestReply {
+        received,
+        ..IngestReply::default()
+    };
+    if received > 0 {
+        match st.sink.commit(&st.source, messages, None).await {
+            Ok(o) => {
+                reply.inserted = o.inserted;
+                reply.duplicates = o.duplicates;
+            }
+            Err(e) => {
+                tracing::error!(source = %st.source, error = %format!("{e:#}"), "storing a webhook delivery failed");
+                // A 5xx makes Facebook deliver again later.
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Json(serde_json::json!({"error": "storing failed; retry later"})),
+                )
+                    .into_response();
+            }
+        }
+    }
+    (StatusCode::OK, Json(reply)).into_response()
+}
+
+/// The push routes a configured source asks for (`None` when it has no `[sources.push]`), and
+/// the address to serve them on. Secrets are read through `env`.
+///
+/// * every kind: `POST /push/{name}/ingest` (JSON lines, bearer secret);
+/// * Facebook: also `GET|POST /webhooks/{name}` (signed Page webhook).
+pub fn source_routes(
+    spec: &SourceSpec,
+    sink: Arc<dyn Sink>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<(SocketAddr, Router)>, SourceError> {
+    let Some(push) = spec.push() else {
+        return Ok(None);
+    };
+    let name = spec.name();
+    let invalid = |detail: String| SourceError::Invalid {
+        source_name: name.to_string(),
+        detail,
+    };
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    {
+        return Err(invalid(format!(
+            "name '{name}' is used in the push URL: use letters, digits, '-', '_' or '.'"
+        )));
+    }
+    let secret = env(&push.secret_env)
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| SourceError::MissingEnv {
+            source_name: name.to_string(),
+            var: push.secret_env.clone(),
+            what: if spec.kind() == "facebook" {
+                "Facebook app secret that signs webhook deliveries"
+            } else {
+                "push token"
+            },
+        })?;
+    let secret = secret.trim().to_string();
+    let mut router = Router::new().nest(
+        &format!("/push/{name}"),
+        push_router(sink.clone(), SecretString::from(secret.clone())),
+    );
+    if let SourceSpec::Facebook(fb) = spec {
+        let verify_token = match &push.verify_token_env {
+            None => None,
+            Some(var) => Some(SecretString::from(
+                env(var)
+                    .filter(|s| !s.trim().is_empty())
+                    .ok_or_else(|| SourceError::MissingEnv {
+                        source_name: name.to_string(),
+                        var: var.clone(),
+                        what: "webhook verify token",
+                    })?
+                    .trim()
+                    .to_string(),
+            )),
+        };
+        let ctx = FacebookContext {
+            brand: fb.brand.clone(),
+            page_id: fb.page_id.clone(),
+            brand_names: fb.accounts.clone(),
+        };
+        router = router.nest(
+            &format!("/webhooks/{name}"),
+            facebook_webhook_router(sink, name, ctx, SecretString::from(secret), verify_token),
+        );
+    } else if push.verify_token_env.is_some() {
+        return Err(invalid(
+            "push.verify_token_env is for Facebook webhooks only".into(),
+        ));
+    }
+    Ok(Some((push.listen, router)))
 }
 
 #[cfg(test)]

@@ -55,7 +55,9 @@ impl std::ops::AddAssign for IngestOutcome {
 }
 
 /// SQLite allows 32,766 bound values per statement; rows per INSERT stay well below.
-const ROWS_PER_INSERT: usize = 400;
+const ROWS_PER_INSERT: usize = 1200;
+/// Conversations per facts upsert (28 values each).
+const FACTS_PER_UPSERT: usize = 1000;
 const KEYS_PER_LOOKUP: usize = 500;
 
 fn customer_of(m: &NewMessage) -> Option<&str> {
@@ -367,16 +369,24 @@ async fn ingest_platform(
         }
     }
 
-    // Insert the new messages with their conversation.
+    // Insert the new messages with their conversation. Ids are given here (the write lock
+    // makes max(id) stable) so the facts of conversations made only of this batch's messages
+    // are computed from memory instead of being read back.
+    let max_msg: Option<i64> = sqlx::query_scalar("SELECT max(id) FROM messages")
+        .fetch_one(&mut *conn)
+        .await?;
+    let msg_base = max_msg.unwrap_or(0) + 1;
     for (chunk_i, chunk) in fresh.chunks(ROWS_PER_INSERT).enumerate() {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO messages (platform, external_id, brand, author, direction, created_at, text, reply_to, conversation_ref, url, engagement, customer, conversation_id, category, confidence, complaint_score, compound, pos, neu, neg, products, topics, redirect, classifier_version, ingested_at) ",
+            "INSERT INTO messages (id, platform, external_id, brand, author, direction, created_at, text, reply_to, conversation_ref, url, engagement, customer, conversation_id, category, confidence, complaint_score, compound, pos, neu, neg, products, topics, redirect, classifier_version, ingested_at) ",
         );
         q.push_values(chunk.iter().enumerate(), |mut b, (i, m)| {
-            let conv = resolve(plan.assignments[chunk_i * ROWS_PER_INSERT + i]);
+            let row = chunk_i * ROWS_PER_INSERT + i;
+            let conv = resolve(plan.assignments[row]);
             let c = &m.classification;
             let n = &m.message;
-            b.push_bind(platform.as_str())
+            b.push_bind(msg_base + row as i64)
+                .push_bind(platform.as_str())
                 .push_bind(n.external_id.as_str())
                 .push_bind(n.brand.as_str())
                 .push_bind(n.author.as_str())
@@ -405,11 +415,46 @@ async fn ingest_platform(
         q.build().execute(&mut *conn).await?;
     }
 
-    // Recompute every conversation the batch touched.
-    let mut touched: BTreeSet<i64> = plan.assignments.iter().map(|t| resolve(*t)).collect();
-    touched.extend(plan.merges.iter().map(|(_, t)| resolve(*t)));
-    let touched: Vec<i64> = touched.into_iter().collect();
-    recompute(conn, &touched, &marks, &gap_keys, rules).await?;
+    // Facts of every conversation the batch touched: conversations made only of this batch's
+    // messages from memory, the others (stored messages too) read back from the store.
+    let mut stored_side: BTreeSet<i64> = plan
+        .assignments
+        .iter()
+        .filter_map(|t| match t {
+            Target::Existing(id) => Some(*id),
+            Target::New(_) => None,
+        })
+        .collect();
+    stored_side.extend(plan.merges.iter().map(|(_, t)| resolve(*t)));
+    let mut groups: HashMap<i64, Vec<FactMessage>> = HashMap::new();
+    for (row, m) in fresh.iter().enumerate() {
+        let conv = resolve(plan.assignments[row]);
+        if stored_side.contains(&conv) {
+            continue;
+        }
+        let n = &m.message;
+        let c = &m.classification;
+        groups.entry(conv).or_default().push(FactMessage {
+            id: msg_base + row as i64,
+            platform,
+            brand: n.brand.clone(),
+            author: n.author.clone(),
+            customer: n.customer.clone(),
+            direction: n.direction,
+            created_at: n.created_at.timestamp(),
+            url: n.url.clone(),
+            category: Some(c.category),
+            compound: Some(c.sentiment.compound),
+            products: c.products.clone(),
+            topics: c.topics.clone(),
+            redirect: m.redirect,
+        });
+    }
+    let mut fresh_ids: Vec<i64> = groups.keys().copied().collect();
+    fresh_ids.sort_unstable();
+    write_facts(conn, &fresh_ids, groups, &marks, &gap_keys, rules).await?;
+    let stored_side: Vec<i64> = stored_side.into_iter().collect();
+    recompute(conn, &stored_side, &marks, &gap_keys, rules).await?;
     Ok(outcome)
 }
 
@@ -478,7 +523,7 @@ pub(crate) async fn recompute(
     gap_keys: &HashMap<i64, Option<String>>,
     rules: &IngestRules,
 ) -> Result<(), sqlx::Error> {
-    for chunk in ids.chunks(ROWS_PER_INSERT) {
+    for chunk in ids.chunks(KEYS_PER_LOOKUP) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
             "SELECT conversation_id, id, platform, brand, author, customer, direction, created_at, url, category, compound, products, topics, redirect FROM messages WHERE conversation_id IN (",
         );
@@ -509,25 +554,41 @@ pub(crate) async fn recompute(
             };
             groups.entry(row.get(0)).or_default().push(fm);
         }
-        let mut facts: Vec<(ConversationFacts, Option<String>)> = Vec::with_capacity(groups.len());
-        for (id, mut msgs) in groups {
-            let mark = marks.get(&id).copied().flatten();
-            let f = threading::compute_facts(
-                id,
-                &mut msgs,
-                mark,
-                &rules.threading,
-                rules.auto_resolve_after,
-            );
-            facts.push((f, gap_keys.get(&id).cloned().flatten()));
-        }
-        if facts.is_empty() {
+        write_facts(conn, chunk, groups, marks, gap_keys, rules).await?;
+    }
+    Ok(())
+}
+
+/// Computes the facts of the conversations `ids` (in that order) from their messages in
+/// `groups` and upserts their rows. Ids without messages are left alone.
+async fn write_facts(
+    conn: &mut SqliteConnection,
+    ids: &[i64],
+    mut groups: HashMap<i64, Vec<FactMessage>>,
+    marks: &HashMap<i64, Option<i64>>,
+    gap_keys: &HashMap<i64, Option<String>>,
+    rules: &IngestRules,
+) -> Result<(), sqlx::Error> {
+    let mut facts: Vec<(ConversationFacts, Option<String>)> = Vec::with_capacity(groups.len());
+    for &id in ids {
+        let Some(mut msgs) = groups.remove(&id) else {
             continue;
-        }
+        };
+        let mark = marks.get(&id).copied().flatten();
+        let f = threading::compute_facts(
+            id,
+            &mut msgs,
+            mark,
+            &rules.threading,
+            rules.auto_resolve_after,
+        );
+        facts.push((f, gap_keys.get(&id).cloned().flatten()));
+    }
+    for chunk in facts.chunks(FACTS_PER_UPSERT) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO conversations (id, platform, brand, customer, gap_key, started_at, first_inbound_at, first_inbound_url, first_response_at, last_message_at, last_inbound_at, last_outbound_at, waiting_since, inbound_count, outbound_count, replies, reopen_count, thanks_resolved_at, marked_resolved_at, actionable, category, opening_compound, closing_compound, closing_after_reply, redirected, products, topics, reply_waits) ",
         );
-        q.push_values(facts.iter(), |mut b, (f, key)| {
+        q.push_values(chunk.iter(), |mut b, (f, key)| {
             b.push_bind(f.id)
                 .push_bind(f.platform.map(Platform::as_str).unwrap_or("x"))
                 .push_bind(f.brand.clone())
