@@ -241,7 +241,8 @@ async fn waiting_customers_are_batched_in_one_nudge_and_failures_are_retried() {
         complaint(1, t - 3 * 3600, NORMAL),
         complaint(2, t - 2 * 3600, NORMAL),
         complaint(3, t - 5400, NORMAL),
-        complaint(4, t - 600, NORMAL), // within the 1h SLA
+        complaint(4, t - 600, NORMAL),        // within the 1h SLA
+        complaint(5, t - 3 * 86_400, NORMAL), // past waiting.max_age (24h): backlog only
     ];
     app.ingest(msgs, None, t).await.expect("ingest");
     let chat = Recorder::default();
@@ -260,4 +261,9 @@ async fn waiting_customers_are_batched_in_one_nudge_and_failures_are_retried() {
         p.lines
     );
     assert!(p.lines.iter().all(|l| !l.contains("cust4")));
+    assert!(
+        p.lines.iter().all(|l| !l.contains("cust5")),
+        "{:?}",
+        p.lines
+    );
 }

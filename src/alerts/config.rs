@@ -108,6 +108,10 @@ pub struct WaitingConfig {
     pub max_listed: usize,
     /// Minimum time between two nudges. Default `30m`.
     pub every: String,
+    /// Customers waiting longer than this (calendar time) are left out of the nudge: they are
+    /// in `/kpi backlog`, and a nudge that always lists the same lost cases gets muted.
+    /// Default `24h`.
+    pub max_age: String,
 }
 
 impl Default for WaitingConfig {
@@ -117,6 +121,7 @@ impl Default for WaitingConfig {
             sla: "1h".into(),
             max_listed: 10,
             every: "30m".into(),
+            max_age: "24h".into(),
         }
     }
 }
@@ -213,6 +218,7 @@ impl AlertsConfig {
         self.cooldown_params()?;
         self.waiting_sla_s()?;
         duration("waiting.every", &self.waiting.every)?;
+        duration("waiting.max_age", &self.waiting.max_age)?;
         if self.timezone.parse::<chrono_tz::Tz>().is_err() {
             return Err(ConfigError::Invalid {
                 field: "timezone",

@@ -421,7 +421,9 @@ async fn waiting_nudge(app: &App, chat: &dyn Chat, tick: &mut Tick) -> anyhow::R
     let cfg = &app.config.alerts;
     let sla = cfg.waiting_sla_s()?;
     let every = parse_duration_s(&cfg.waiting.every).unwrap_or(1800);
-    let facts = app.store.overdue_conversations(now - sla).await?;
+    let max_age = parse_duration_s(&cfg.waiting.max_age).unwrap_or(86_400);
+    let mut facts = app.store.overdue_conversations(now - sla).await?;
+    facts.retain(|f| f.waiting_since.is_some_and(|w| w >= now - max_age));
     let Some(oldest) = facts.iter().filter_map(|f| f.waiting_since).min() else {
         return Ok(());
     };

@@ -171,7 +171,7 @@ pub fn report_post(title: &str, r: &FullReport) -> Post {
     let badge = &r.badge.overall;
     if badge.conversations > 0 {
         post = post.field(
-            "Facebook badge",
+            "Responsiveness badge",
             format!(
                 "{} (rate {}, time {})",
                 badge.status.unwrap_or("no data"),
