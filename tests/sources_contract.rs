@@ -1417,3 +1417,167 @@ async fn push_is_served_only_when_a_source_needs_it_and_secrets_are_required() {
         "{text}"
     );
 }
+
+/// A Discord REST fake that accepts the `/kpi` registration (echoes the commands back).
+async fn discord_registration_fake() -> String {
+    async fn register(uri: Uri, method: Method, body: Bytes) -> Response {
+        if method != Method::PUT || !uri.path().ends_with("/commands") {
+            return (
+                StatusCode::NOT_FOUND,
+                axum::Json(json!({"code": 0, "message": "404: Not Found"})),
+            )
+                .into_response();
+        }
+        let sent: Vec<Value> = serde_json::from_slice(&body).unwrap_or_default();
+        let echoed: Vec<Value> = sent
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut c)| {
+                c["id"] = json!((9000 + i).to_string());
+                c["application_id"] = json!("4242");
+                c["version"] = json!("1");
+                c["type"] = json!(1);
+                c
+            })
+            .collect();
+        axum::Json(echoed).into_response()
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, Router::new().fallback(register)).await });
+    base
+}
+
+#[tokio::test]
+async fn push_shares_the_discord_interactions_port() {
+    use carepulse::chat::discord::{DiscordConfig, DiscordMode};
+    use carepulse::sources::push::{sign, SIGNATURE_HEADER};
+    use ed25519_dalek::{Signer, SigningKey};
+
+    // A free port, used by both the push source and the interactions endpoint.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let listen: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let app = push_app(
+        dir.path(),
+        &FB_PUSH.replace("127.0.0.1:0", &listen.to_string()),
+    )
+    .await;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let serving = carepulse::app::push::serve_push_sharing(
+        app.clone(),
+        stop_rx.clone(),
+        &push_env,
+        Some(listen),
+    )
+    .await
+    .unwrap();
+    assert!(
+        serving.handle.is_none() && serving.bound.is_empty(),
+        "push bound its own listener"
+    );
+    let routes = serving
+        .shared
+        .expect("the push routes for the shared address");
+
+    let key = SigningKey::from_bytes(&[7u8; 32]);
+    let mut cfg = DiscordConfig::new(4242);
+    cfg.mode = DiscordMode::Http;
+    cfg.listen = listen;
+    cfg.public_key = Some(hex::encode(key.verifying_key().to_bytes()));
+    cfg.api_base_url = Some(discord_registration_fake().await);
+    cfg.request_timeout_secs = 5;
+    let handler: carepulse::chat::CommandHandler =
+        Arc::new(|_inv| Box::pin(async { carepulse::digest::post::Post::new("unused") }));
+    let mut rx = stop_rx.clone();
+    let stop = async move {
+        let _ = rx.changed().await;
+    };
+    let token = secrecy::SecretString::from("bot-token".to_string());
+    let server = tokio::spawn(async move {
+        carepulse::chat::discord::run(&cfg, &token, handler, None, Some(routes), stop).await
+    });
+
+    let c = reqwest::Client::new();
+    let base = format!("http://{listen}");
+    // Wait until the server listens (registration happens first).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while c.get(format!("{base}/interactions")).send().await.is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "interactions endpoint never listened"
+        );
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+
+    // A signed PING gets its PONG; an unsigned one is refused.
+    let ping = br#"{"id":"1","application_id":"4242","type":1,"token":"t","version":1}"#;
+    let ts = Utc::now().timestamp().to_string();
+    let mut msg = ts.as_bytes().to_vec();
+    msg.extend_from_slice(ping);
+    let sig = hex::encode(key.sign(&msg).to_bytes());
+    let r = c
+        .post(format!("{base}/interactions"))
+        .header("content-type", "application/json")
+        .header("X-Signature-Ed25519", sig)
+        .header("X-Signature-Timestamp", &ts)
+        .body(&ping[..])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap(), json!({"type": 1}));
+    let r = c
+        .post(format!("{base}/interactions"))
+        .body(&ping[..])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    // A signed Page webhook delivery on the same port is stored; an unsigned one is refused.
+    let delivery = br#"{"object":"page","entry":[{"id":"1234","time":1714644300,"changes":[
+      {"field":"feed","value":{"item":"comment","verb":"add","post_id":"1234_9","comment_id":"1234_9_c1","parent_id":"1234_9","from":{"id":"77","name":"Dana"},"message":"my order never came","created_time":1714644000}}
+    ]}]}"#;
+    let hook = format!("{base}/webhooks/fb-northwind");
+    let r = c.post(&hook).body(&delivery[..]).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = c
+        .post(&hook)
+        .header(SIGNATURE_HEADER, sign(b"app-secret", delivery))
+        .body(&delivery[..])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(app.store.counts().await.unwrap().0, 1);
+    // And the JSON-lines push with its bearer secret.
+    let line = r#"{"platform":"facebook","external_id":"p1","brand":"Northwind","author":"eli","direction":"inbound","created_at":"2024-05-02T12:00:00Z","text":"where is my parcel?"}"#;
+    let r = c
+        .post(format!("{base}/push/fb-northwind/ingest"))
+        .bearer_auth("app-secret")
+        .body(line)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(app.store.counts().await.unwrap().0, 2);
+
+    stop_tx.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("the shared server stops on shutdown")
+        .unwrap()
+        .unwrap();
+
+    // Without a shared address the same source binds its own listener as before.
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let own = carepulse::app::push::serve_push_sharing(app.clone(), rx, &push_env, None)
+        .await
+        .unwrap();
+    assert_eq!(own.bound, [listen]);
+    assert!(own.shared.is_none());
+}
