@@ -44,6 +44,9 @@ struct Inner {
     items: Vec<Item>,
     faults: HashMap<usize, Fault>,
     main_hits: usize,
+    /// Faults of the Facebook comments edge, by hit number.
+    comment_faults: HashMap<usize, Fault>,
+    comment_hits: usize,
     deny: bool,
     session: u32,
 }
@@ -89,15 +92,26 @@ impl Shared {
     }
     /// Authorization and injected faults; `Some` answers the request.
     async fn gate(&self, headers: &HeaderMap, token: &str, main: bool) -> Option<Response> {
-        let (deny, fault) = {
-            let mut g = self.lock();
-            let fault = if main {
+        self.gate_with(headers, token, |g| {
+            if main {
                 g.main_hits += 1;
                 let n = g.main_hits;
                 g.faults.remove(&n)
             } else {
                 None
-            };
+            }
+        })
+        .await
+    }
+    async fn gate_with(
+        &self,
+        headers: &HeaderMap,
+        token: &str,
+        pick: impl FnOnce(&mut Inner) -> Option<Fault>,
+    ) -> Option<Response> {
+        let (deny, fault) = {
+            let mut g = self.lock();
+            let fault = pick(&mut g);
             (g.deny, fault)
         };
         let auth = headers
@@ -542,8 +556,93 @@ async fn bluesky_fake(
     )
 }
 
+fn fb_from(i: &Item) -> Value {
+    if i.brand {
+        json!({"name": "Acme", "id": "1234"})
+    } else {
+        json!({"name": i.author, "id": uid(&i.author)})
+    }
+}
+
+/// One page of the comments of root `root` (newest first) from offset `off`, Graph-shaped:
+/// `paging.next` only when more follow, `cursors.after` always.
+fn fb_comments(st: &Shared, root: u64, off: usize, limit: usize) -> Value {
+    let everything = st.lock().items.clone();
+    let mut comments: Vec<&Item> = everything
+        .iter()
+        .filter(|i| i.reply_to.is_some() && st.root(i) == root)
+        .collect();
+    comments.sort_by_key(|i| std::cmp::Reverse(i.seq));
+    let ftime = |i: &Item| st.time(i.seq).format("%Y-%m-%dT%H:%M:%S+0000").to_string();
+    let data: Vec<Value> = comments
+        .iter()
+        .skip(off)
+        .take(limit)
+        .map(|c| {
+            let mut v = json!({"id": format!("c{}", c.seq), "message": c.text, "from": fb_from(c), "created_time": ftime(c), "like_count": 1, "comment_count": 0});
+            if c.reply_to != Some(root) {
+                v["parent"] = json!({"id": format!("c{}", c.reply_to.unwrap())});
+            }
+            v
+        })
+        .collect();
+    let after = format!("QVFcmt{}", off + data.len());
+    let mut paging = json!({"cursors": {"before": format!("QVFcmt{off}"), "after": after}});
+    if off + limit < comments.len() {
+        paging["next"] = json!(format!(
+            "{}/v21.0/1234_{root}/comments?access_token=tok-facebook&limit={limit}&after={after}",
+            st.base()
+        ));
+    }
+    json!({"data": data, "paging": paging})
+}
+
+/// `GET /v21.0/1234_{root}/comments`: the comments edge of one post.
+async fn facebook_comments_edge(
+    st: &Shared,
+    root: u64,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Response {
+    if let Some(r) = st
+        .gate_with(headers, "tok-facebook", |g| {
+            g.comment_hits += 1;
+            let n = g.comment_hits;
+            g.comment_faults.remove(&n)
+        })
+        .await
+    {
+        return r;
+    }
+    let q = query(uri);
+    assert_eq!(q1(&q, "filter"), Some("stream"));
+    assert_eq!(q1(&q, "order"), Some("reverse_chronological"));
+    assert!(q1(&q, "fields").unwrap().contains("parent{id}"));
+    assert!(
+        q1(&q, "access_token").is_none(),
+        "token must not travel in the URL"
+    );
+    let limit: usize = q1(&q, "limit").unwrap().parse().unwrap();
+    let off: usize = q1(&q, "after")
+        .and_then(|a| a.strip_prefix("QVFcmt"))
+        .expect("an after cursor this fake handed out")
+        .parse()
+        .unwrap();
+    with_headers(
+        fb_comments(st, root, off, limit),
+        &[("x-business-use-case-usage", r#"{"1234":[{"type":"pages","call_count":3,"total_cputime":1,"total_time":1,"estimated_time_to_regain_access":0}]}"#.into())],
+    )
+}
+
 async fn facebook_fake(State(st): State<Arc<Shared>>, uri: Uri, headers: HeaderMap) -> Response {
     let path = uri.path().to_string();
+    if let Some(root) = path
+        .strip_prefix("/v21.0/1234_")
+        .and_then(|r| r.strip_suffix("/comments"))
+        .and_then(|r| r.parse::<u64>().ok())
+    {
+        return facebook_comments_edge(&st, root, &uri, &headers).await;
+    }
     if path != "/v21.0/1234/feed" {
         return (StatusCode::BAD_REQUEST, axum::Json(json!({"error": {"message": "Unsupported get request", "type": "GraphMethodException", "code": 100}}))).into_response();
     }
@@ -554,39 +653,29 @@ async fn facebook_fake(State(st): State<Arc<Shared>>, uri: Uri, headers: HeaderM
     if q1(&q, "access_token").is_some() {
         return (StatusCode::BAD_REQUEST, "token must not travel in the URL").into_response();
     }
-    assert!(q1(&q, "fields")
-        .unwrap()
-        .contains("comments.filter(stream)"));
+    let fields = q1(&q, "fields").unwrap();
+    assert!(fields.contains("comments.filter(stream)"));
+    // The nested comment limit, `comments....limit(N){...}`.
+    let nested: usize = fields
+        .split("limit(")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .map_or(25, |n| n.parse().unwrap());
     let since: i64 = q1(&q, "since").unwrap().parse().unwrap();
     let limit: usize = q1(&q, "limit").unwrap().parse().unwrap();
     let off: usize = q1(&q, "after").map_or(0, |a| a.parse().unwrap());
     let roots = st.items(|i| i.reply_to.is_none() && st.time(i.seq).timestamp() >= since);
-    let everything = st.lock().items.clone();
-    let from = |i: &Item| {
-        if i.brand {
-            json!({"name": "Acme", "id": "1234"})
-        } else {
-            json!({"name": i.author, "id": uid(&i.author)})
-        }
-    };
+    let from = fb_from;
     let ftime = |i: &Item| st.time(i.seq).format("%Y-%m-%dT%H:%M:%S+0000").to_string();
     let data: Vec<Value> = roots
         .iter()
         .skip(off)
         .take(limit)
         .map(|r| {
-            let mut comments: Vec<&Item> = everything.iter().filter(|i| i.reply_to.is_some() && st.root(i) == r.seq).collect();
-            comments.sort_by_key(|i| std::cmp::Reverse(i.seq));
             json!({
                 "id": format!("1234_{}", r.seq), "message": r.text, "from": from(r), "created_time": ftime(r),
                 "permalink_url": format!("https://www.facebook.com/1234/posts/{}", r.seq),
-                "comments": {"data": comments.iter().map(|c| {
-                    let mut v = json!({"id": format!("c{}", c.seq), "message": c.text, "from": from(c), "created_time": ftime(c), "like_count": 1, "comment_count": 0});
-                    if c.reply_to != Some(r.seq) {
-                        v["parent"] = json!({"id": format!("c{}", c.reply_to.unwrap())});
-                    }
-                    v
-                }).collect::<Vec<_>>(), "paging": {"cursors": {"before": "b", "after": "a"}}},
+                "comments": fb_comments(&st, r.seq, 0, nested),
             })
         })
         .collect();
@@ -983,6 +1072,130 @@ async fn reply_before_parent_keeps_reply_links() {
     }
 }
 
+/// Post 1 by the Page with `n` customer comments (seqs 2..=n+1), post 2 by a visitor with two.
+fn fb_busy_post(n: u64) -> Vec<Item> {
+    let mut items = vec![Item {
+        seq: 1,
+        author: "acme".into(),
+        brand: true,
+        text: "new blender out today".into(),
+        reply_to: None,
+    }];
+    items.extend((2..=n + 1).map(|s| Item {
+        seq: s,
+        author: format!("cust{}", s % 7),
+        brand: false,
+        text: format!("comment {s}"),
+        reply_to: Some(1),
+    }));
+    let v = n + 2;
+    items.push(Item {
+        seq: v,
+        author: "dana".into(),
+        brand: false,
+        text: "my order is late".into(),
+        reply_to: None,
+    });
+    items.extend((v + 1..=v + 2).map(|s| Item {
+        seq: s,
+        author: "eli".into(),
+        brand: false,
+        text: format!("me too {s}"),
+        reply_to: Some(v),
+    }));
+    items
+}
+
+#[tokio::test]
+async fn facebook_pages_through_a_posts_comments_beyond_the_nested_first_page() {
+    let h = harness(Kind::Facebook, "fb-busy", fb_busy_post(250)).await;
+    h.sink
+        .set_cursor(&h.key(), Kind::Facebook.cursor_before_all());
+    // The first request on the comments edge is throttled (429 with usage at 100 %), the
+    // second (comments 201..250 of the first post) is malformed: the cycle fails.
+    h.shared.lock().comment_faults.insert(1, Fault::RateLimited);
+    h.shared.lock().comment_faults.insert(3, Fault::Malformed);
+    let t = Instant::now();
+    let r = h.poller.poll_once(h.source.as_ref()).await;
+    assert!(
+        t.elapsed() >= Duration::from_millis(200),
+        "429 not waited out"
+    );
+    assert_eq!(r.errors.len(), 1, "{:?}", r.errors);
+    let text = r.errors[0].to_string();
+    assert!(
+        text.contains("fb-busy")
+            && text.contains("malformed")
+            && text.contains("post-comments/1234_1"),
+        "{text}"
+    );
+    assert_eq!(
+        h.sink.stored_cursor(&h.key()).as_deref(),
+        Some("0"),
+        "cursor moved although comments 201..250 were never stored"
+    );
+    // The comments page that did arrive is stored; the feed page that opened it is not yet.
+    assert_eq!(h.sink.messages().len(), 100, "one comments page");
+
+    // Next cycle: everything, each once.
+    let r = h.poller.poll_once(h.source.as_ref()).await;
+    assert!(r.is_ok(), "{:?}", r.errors);
+    h.assert_unique();
+    let stored = h.sink.messages();
+    let on_post1 = (2..=251).filter(|&seq| h.find(seq).is_some()).count();
+    assert_eq!(on_post1, 250, "all 250 comments of the busy post");
+    // 250 comments + the visitor post + its 2 comments; the Page's own post is not a message.
+    assert_eq!(stored.len(), 253);
+    for seq in [2, 101, 102, 151, 152, 251] {
+        let m = h
+            .find(seq)
+            .unwrap_or_else(|| panic!("comment {seq} missing"));
+        assert_eq!(m.reply_to, None, "top-level comment on the Page's post");
+        assert_eq!(
+            m.conversation_ref.as_deref(),
+            Some(format!("c{seq}").as_str())
+        );
+        assert_eq!(m.created_at, h.shared.time(seq));
+    }
+    let visitor_comment = h.find(253).unwrap();
+    assert_eq!(visitor_comment.reply_to.as_deref(), Some("1234_252"));
+    assert_eq!(
+        h.sink.stored_cursor(&h.key()),
+        Some(h.shared.time(254).timestamp().to_string())
+    );
+    let hits = h.shared.lock().comment_hits;
+    // 429 + page 2 + malformed in the first cycle, pages 2 and 3 in the second.
+    assert_eq!(hits, 5);
+
+    // Resume: 120 new comments on the busy post. The nested page holds the newest 100; the
+    // comments edge is asked once more and stops at the first already stored comment.
+    {
+        let mut g = h.shared.lock();
+        g.items.extend((255..375).map(|s| Item {
+            seq: s,
+            author: "late".into(),
+            brand: false,
+            text: format!("comment {s}"),
+            reply_to: Some(1),
+        }));
+    }
+    let r = h.poller.poll_once(h.source.as_ref()).await;
+    assert!(r.is_ok(), "{:?}", r.errors);
+    assert_eq!(r.inserted(), 120);
+    assert_eq!(
+        h.shared.lock().comment_hits,
+        hits + 1,
+        "paging stopped at stored comments"
+    );
+    assert_eq!(h.sink.messages().len(), 373);
+    h.assert_unique();
+
+    // Nothing new: no comments-edge request at all.
+    let r = h.poller.poll_once(h.source.as_ref()).await;
+    assert!(r.is_ok() && r.inserted() == 0, "{:?}", r.errors);
+    assert_eq!(h.shared.lock().comment_hits, hits + 1);
+}
+
 #[tokio::test]
 async fn bluesky_expired_token_is_refreshed() {
     let h = harness(Kind::Bluesky, "bsky", customer_items(3)).await;
@@ -1203,4 +1416,168 @@ async fn push_is_served_only_when_a_source_needs_it_and_secrets_are_required() {
         text.contains("FB_APP_SECRET") && text.contains("fb-northwind"),
         "{text}"
     );
+}
+
+/// A Discord REST fake that accepts the `/kpi` registration (echoes the commands back).
+async fn discord_registration_fake() -> String {
+    async fn register(uri: Uri, method: Method, body: Bytes) -> Response {
+        if method != Method::PUT || !uri.path().ends_with("/commands") {
+            return (
+                StatusCode::NOT_FOUND,
+                axum::Json(json!({"code": 0, "message": "404: Not Found"})),
+            )
+                .into_response();
+        }
+        let sent: Vec<Value> = serde_json::from_slice(&body).unwrap_or_default();
+        let echoed: Vec<Value> = sent
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut c)| {
+                c["id"] = json!((9000 + i).to_string());
+                c["application_id"] = json!("4242");
+                c["version"] = json!("1");
+                c["type"] = json!(1);
+                c
+            })
+            .collect();
+        axum::Json(echoed).into_response()
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, Router::new().fallback(register)).await });
+    base
+}
+
+#[tokio::test]
+async fn push_shares_the_discord_interactions_port() {
+    use carepulse::chat::discord::{DiscordConfig, DiscordMode};
+    use carepulse::sources::push::{sign, SIGNATURE_HEADER};
+    use ed25519_dalek::{Signer, SigningKey};
+
+    // A free port, used by both the push source and the interactions endpoint.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let listen: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let app = push_app(
+        dir.path(),
+        &FB_PUSH.replace("127.0.0.1:0", &listen.to_string()),
+    )
+    .await;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let serving = carepulse::app::push::serve_push_sharing(
+        app.clone(),
+        stop_rx.clone(),
+        &push_env,
+        Some(listen),
+    )
+    .await
+    .unwrap();
+    assert!(
+        serving.handle.is_none() && serving.bound.is_empty(),
+        "push bound its own listener"
+    );
+    let routes = serving
+        .shared
+        .expect("the push routes for the shared address");
+
+    let key = SigningKey::from_bytes(&[7u8; 32]);
+    let mut cfg = DiscordConfig::new(4242);
+    cfg.mode = DiscordMode::Http;
+    cfg.listen = listen;
+    cfg.public_key = Some(hex::encode(key.verifying_key().to_bytes()));
+    cfg.api_base_url = Some(discord_registration_fake().await);
+    cfg.request_timeout_secs = 5;
+    let handler: carepulse::chat::CommandHandler =
+        Arc::new(|_inv| Box::pin(async { carepulse::digest::post::Post::new("unused") }));
+    let mut rx = stop_rx.clone();
+    let stop = async move {
+        let _ = rx.changed().await;
+    };
+    let token = secrecy::SecretString::from("bot-token".to_string());
+    let server = tokio::spawn(async move {
+        carepulse::chat::discord::run(&cfg, &token, handler, None, Some(routes), stop).await
+    });
+
+    let c = reqwest::Client::new();
+    let base = format!("http://{listen}");
+    // Wait until the server listens (registration happens first).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while c.get(format!("{base}/interactions")).send().await.is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "interactions endpoint never listened"
+        );
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+
+    // A signed PING gets its PONG; an unsigned one is refused.
+    let ping = br#"{"id":"1","application_id":"4242","type":1,"token":"t","version":1}"#;
+    let ts = Utc::now().timestamp().to_string();
+    let mut msg = ts.as_bytes().to_vec();
+    msg.extend_from_slice(ping);
+    let sig = hex::encode(key.sign(&msg).to_bytes());
+    let r = c
+        .post(format!("{base}/interactions"))
+        .header("content-type", "application/json")
+        .header("X-Signature-Ed25519", sig)
+        .header("X-Signature-Timestamp", &ts)
+        .body(&ping[..])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap(), json!({"type": 1}));
+    let r = c
+        .post(format!("{base}/interactions"))
+        .body(&ping[..])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    // A signed Page webhook delivery on the same port is stored; an unsigned one is refused.
+    let delivery = br#"{"object":"page","entry":[{"id":"1234","time":1714644300,"changes":[
+      {"field":"feed","value":{"item":"comment","verb":"add","post_id":"1234_9","comment_id":"1234_9_c1","parent_id":"1234_9","from":{"id":"77","name":"Dana"},"message":"my order never came","created_time":1714644000}}
+    ]}]}"#;
+    let hook = format!("{base}/webhooks/fb-northwind");
+    let r = c.post(&hook).body(&delivery[..]).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = c
+        .post(&hook)
+        .header(SIGNATURE_HEADER, sign(b"app-secret", delivery))
+        .body(&delivery[..])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(app.store.counts().await.unwrap().0, 1);
+    // And the JSON-lines push with its bearer secret.
+    let line = r#"{"platform":"facebook","external_id":"p1","brand":"Northwind","author":"eli","direction":"inbound","created_at":"2024-05-02T12:00:00Z","text":"where is my parcel?"}"#;
+    let r = c
+        .post(format!("{base}/push/fb-northwind/ingest"))
+        .bearer_auth("app-secret")
+        .body(line)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(app.store.counts().await.unwrap().0, 2);
+
+    stop_tx.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("the shared server stops on shutdown")
+        .unwrap()
+        .unwrap();
+
+    // Without a shared address the same source binds its own listener as before.
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let own = carepulse::app::push::serve_push_sharing(app.clone(), rx, &push_env, None)
+        .await
+        .unwrap();
+    assert_eq!(own.bound, [listen]);
+    assert!(own.shared.is_none());
 }

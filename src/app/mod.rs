@@ -417,9 +417,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         )?);
         tasks.extend(poller.spawn_all(built, shutdown_rx.clone()));
     }
-    if let Some(server) = push::serve_push(app.clone(), shutdown_rx.clone()).await? {
+    // Push routes on the Discord interactions endpoint's address join that server.
+    let interactions_listen = discord
+        .as_ref()
+        .filter(|(cfg, _)| cfg.mode == crate::chat::discord::DiscordMode::Http)
+        .map(|(cfg, _)| cfg.listen);
+    let push = push::serve_push(app.clone(), shutdown_rx.clone(), interactions_listen).await?;
+    if let Some(server) = push.handle {
         tasks.push(server);
     }
+    let push_on_interactions = push.shared;
     // Console only: an opening report of today so far, so a new user sees the bot work.
     if let Some(c) = &console {
         let r = app
@@ -482,8 +489,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let stop = async move {
             let _ = rx.changed().await;
         };
+        let extra = push_on_interactions;
         let mut receiver = tokio::spawn(async move {
-            crate::chat::discord::run(&cfg, &token, handler, Some(suggest), stop).await
+            crate::chat::discord::run(&cfg, &token, handler, Some(suggest), extra, stop).await
         });
         tokio::select! {
             _ = tokio::signal::ctrl_c() => eprintln!("\nStopping carepulse..."),

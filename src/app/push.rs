@@ -1,6 +1,8 @@
 //! Serves inbound push for the sources whose `[sources.push]` asks for it: one axum server per
 //! listen address, carrying every such source's routes (`sources::push::source_routes`), with
 //! pushed messages classified and stored through the app like polled ones. Stops on shutdown.
+//! The routes of an address the Discord interactions endpoint already listens on are not bound
+//! here but handed back, to be merged into that server (one port, one axum server).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -66,27 +68,63 @@ pub fn push_servers(
     Ok(servers)
 }
 
-/// Starts the push endpoint when any configured source needs push (`None` when none does).
-/// Binds every listen address before returning, so a taken port is an error here, not later.
+/// What `serve_push_sharing` started.
+#[derive(Default)]
+pub struct PushServing {
+    /// The servers it bound (`None` when it bound none); ends after shutdown.
+    pub handle: Option<tokio::task::JoinHandle<()>>,
+    /// The addresses bound (a `:0` port resolved).
+    pub bound: Vec<SocketAddr>,
+    /// The routes for the shared address, to merge into the server already listening there.
+    pub shared: Option<Router>,
+}
+
+/// Starts the push endpoint when any configured source needs push. Push routes whose listen
+/// address is `shared` (the Discord interactions endpoint's) are returned instead of bound,
+/// to be merged into that server. Binds every other listen address before returning, so a
+/// taken port is an error here, not later.
 pub async fn serve_push(
     app: Arc<App>,
     shutdown: tokio::sync::watch::Receiver<bool>,
-) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
-    serve_push_with(app, shutdown, &|k: &str| crate::config::process_env(k))
-        .await
-        .map(|o| o.map(|(handle, _)| handle))
+    shared: Option<SocketAddr>,
+) -> anyhow::Result<PushServing> {
+    serve_push_sharing(
+        app,
+        shutdown,
+        &|k: &str| crate::config::process_env(k),
+        shared,
+    )
+    .await
 }
 
-/// `serve_push` with an injectable environment; also returns the bound addresses (a `:0` port
-/// is resolved), for tests.
+/// `serve_push` with an injectable environment and no shared address; also returns the bound
+/// addresses, for tests. `None` when no source needs push.
 pub async fn serve_push_with(
     app: Arc<App>,
     shutdown: tokio::sync::watch::Receiver<bool>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> anyhow::Result<Option<(tokio::task::JoinHandle<()>, Vec<SocketAddr>)>> {
-    let servers = push_servers(app, env)?;
+    let s = serve_push_sharing(app, shutdown, env, None).await?;
+    Ok(s.handle.map(|h| (h, s.bound)))
+}
+
+/// `serve_push` with an injectable environment.
+pub async fn serve_push_sharing(
+    app: Arc<App>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+    env: &dyn Fn(&str) -> Option<String>,
+    shared: Option<SocketAddr>,
+) -> anyhow::Result<PushServing> {
+    let mut servers = push_servers(app, env)?;
+    let mut serving = PushServing {
+        shared: shared.and_then(|a| servers.remove(&a)),
+        ..PushServing::default()
+    };
+    if let Some(addr) = shared.filter(|_| serving.shared.is_some()) {
+        tracing::info!(%addr, "push endpoint served by the Discord interactions server");
+    }
     if servers.is_empty() {
-        return Ok(None);
+        return Ok(serving);
     }
     let mut bound = Vec::new();
     let mut tasks = Vec::new();
@@ -113,10 +151,11 @@ pub async fn serve_push_with(
             }
         }));
     }
-    let handle = tokio::spawn(async move {
+    serving.handle = Some(tokio::spawn(async move {
         for t in tasks {
             let _ = t.await;
         }
-    });
-    Ok(Some((handle, bound)))
+    }));
+    serving.bound = bound;
+    Ok(serving)
 }

@@ -191,6 +191,7 @@ pub fn parse_notifications(
             resp.cursor
         },
         newest: newest.map(fmt_cursor),
+        follow: Vec::new(),
     })
 }
 
@@ -237,6 +238,7 @@ pub fn parse_author_feed(
             resp.cursor
         },
         newest: newest.map(fmt_cursor),
+        follow: Vec::new(),
     })
 }
 

@@ -2,7 +2,10 @@
 //! them, `filter(stream)`) plus visitor posts, and Messenger conversations. Pages are followed
 //! through `paging.next`; polling is time-based: the stored cursor is the Unix time of the
 //! newest item stored, and the feed is asked for posts `since` that time minus a look-back
-//! window so late comments on older posts are still seen. `X-Business-Use-Case-Usage` makes
+//! window so late comments on older posts are still seen. The feed nests each post's newest 100
+//! comments; when a post has more, the page asks the poller to follow that post's comments edge
+//! (`post-comments/{post-id}/...` streams, `after` cursors) until it reaches comments older
+//! than the stored cursor. `X-Business-Use-Case-Usage` makes
 //! the source pause before usage reaches 100 %.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -13,8 +16,8 @@ use serde::Deserialize;
 use super::config::{FacebookSpec, Resolved};
 use super::mastodon::same_origin;
 use super::{
-    http, is_brand, FetchError, Order, Page, ParseError, PollSettings, RateLimit, RawPage, Source,
-    SourceError,
+    http, is_brand, FetchError, Follow, Order, Page, ParseError, PollSettings, RateLimit, RawPage,
+    Source, SourceError,
 };
 use crate::model::{Direction, NewMessage, Platform};
 
@@ -37,7 +40,49 @@ struct List<T> {
 #[derive(Deserialize)]
 struct Paging {
     next: Option<String>,
+    cursors: Option<Cursors>,
 }
+
+#[derive(Deserialize)]
+struct Cursors {
+    after: Option<String>,
+}
+
+impl Paging {
+    /// The token of the page after this one: only when Graph says there is one (`next` is
+    /// present; `cursors.after` is given on the last page too). The bare `after` cursor is
+    /// preferred, else the `next` URL.
+    fn follow_token(&self) -> Option<String> {
+        self.next.as_ref()?;
+        self.cursors
+            .as_ref()
+            .and_then(|c| c.after.clone())
+            .filter(|a| !a.is_empty())
+            .or_else(|| self.next.clone())
+    }
+}
+
+/// Prefix of the nested streams that page through one post's further comments:
+/// `post-comments/{post-id}/{visitor|page}` (who wrote the post decides the threading of its
+/// top-level comments).
+const POST_COMMENTS: &str = "post-comments/";
+
+fn post_comments_stream(post_id: &str, visitor_post: bool) -> String {
+    format!(
+        "{POST_COMMENTS}{post_id}/{}",
+        if visitor_post { "visitor" } else { "page" }
+    )
+}
+
+/// The post id and visitor flag of a `post-comments/...` stream.
+fn parse_post_comments_stream(stream: &str) -> Option<(&str, bool)> {
+    let (post, who) = stream.strip_prefix(POST_COMMENTS)?.rsplit_once('/')?;
+    (!post.is_empty()).then_some((post, who == "visitor"))
+}
+
+/// The fields asked of every comment, nested in the feed or on a post's comments edge.
+const COMMENT_FIELDS: &str =
+    "id,message,from,created_time,parent{id},like_count,comment_count,permalink_url";
 
 #[derive(Deserialize)]
 struct From {
@@ -133,6 +178,7 @@ pub fn parse_feed(
     let fresh = |t: &DateTime<Utc>| !since.is_some_and(|s| t.timestamp() < s);
     let mut messages = Vec::new();
     let mut newest: Option<i64> = None;
+    let mut follow = Vec::new();
     for post in &resp.data {
         let visitor_post = !ctx.is_page(post.from.as_ref());
         let post_time = parse_time(&post.created_time)?;
@@ -153,44 +199,27 @@ pub fn parse_feed(
                 customer: None,
             });
         }
-        for c in post.comments.iter().flat_map(|l| l.data.iter()) {
-            let t = parse_time(&c.created_time)?;
-            if !fresh(&t) {
-                continue;
+        let Some(comments) = &post.comments else {
+            continue;
+        };
+        let reached_old = push_comments(
+            ctx,
+            since,
+            &post.id,
+            visitor_post,
+            &comments.data,
+            &mut messages,
+            &mut newest,
+        )?;
+        // More comments than the nested limit: the poller pages through the post's own
+        // comments edge, unless this first page already reached what was stored before.
+        if !reached_old {
+            if let Some(token) = comments.paging.as_ref().and_then(Paging::follow_token) {
+                follow.push(Follow {
+                    stream: post_comments_stream(&post.id, visitor_post),
+                    next: token,
+                });
             }
-            newest = newest.max(Some(t.timestamp()));
-            let parent = c.parent.as_ref().map(|p| p.id.clone());
-            let (reply_to, conversation_ref) = match (parent, visitor_post) {
-                (Some(p), _) => (Some(p.clone()), Some(p)),
-                (None, true) => (Some(post.id.clone()), Some(post.id.clone())),
-                // A top-level comment on the Page's own post starts a conversation.
-                (None, false) => (None, Some(c.id.clone())),
-            };
-            let outbound = ctx.is_page(c.from.as_ref());
-            messages.push(NewMessage {
-                platform: Platform::Facebook,
-                external_id: c.id.clone(),
-                brand: ctx.brand.clone(),
-                author: FacebookContext::author(c.from.as_ref()),
-                direction: if outbound {
-                    Direction::Outbound
-                } else {
-                    Direction::Inbound
-                },
-                created_at: t,
-                text: c.message.clone(),
-                reply_to,
-                conversation_ref,
-                url: c
-                    .permalink_url
-                    .clone()
-                    .or_else(|| Some(format!("https://www.facebook.com/{}", c.id))),
-                engagement: match (c.like_count, c.comment_count) {
-                    (None, None) => None,
-                    (l, r) => Some(l.unwrap_or(0) + r.unwrap_or(0)),
-                },
-                customer: None,
-            });
         }
     }
     Ok(Page {
@@ -201,6 +230,96 @@ pub fn parse_feed(
             resp.paging.and_then(|p| p.next)
         },
         newest: newest.map(|n| n.to_string()),
+        follow,
+    })
+}
+
+/// Normalise comments of one post (newest first) into `messages`, keeping those created at or
+/// after `since`. Returns whether an older comment was seen (the rest of the listing is older).
+fn push_comments(
+    ctx: &FacebookContext,
+    since: Option<i64>,
+    post_id: &str,
+    visitor_post: bool,
+    comments: &[Comment],
+    messages: &mut Vec<NewMessage>,
+    newest: &mut Option<i64>,
+) -> Result<bool, ParseError> {
+    let mut reached_old = false;
+    for c in comments {
+        let t = parse_time(&c.created_time)?;
+        if since.is_some_and(|s| t.timestamp() < s) {
+            reached_old = true;
+            continue;
+        }
+        *newest = (*newest).max(Some(t.timestamp()));
+        let parent = c.parent.as_ref().map(|p| p.id.clone());
+        let (reply_to, conversation_ref) = match (parent, visitor_post) {
+            (Some(p), _) => (Some(p.clone()), Some(p)),
+            (None, true) => (Some(post_id.to_string()), Some(post_id.to_string())),
+            // A top-level comment on the Page's own post starts a conversation.
+            (None, false) => (None, Some(c.id.clone())),
+        };
+        let outbound = ctx.is_page(c.from.as_ref());
+        messages.push(NewMessage {
+            platform: Platform::Facebook,
+            external_id: c.id.clone(),
+            brand: ctx.brand.clone(),
+            author: FacebookContext::author(c.from.as_ref()),
+            direction: if outbound {
+                Direction::Outbound
+            } else {
+                Direction::Inbound
+            },
+            created_at: t,
+            text: c.message.clone(),
+            reply_to,
+            conversation_ref,
+            url: c
+                .permalink_url
+                .clone()
+                .or_else(|| Some(format!("https://www.facebook.com/{}", c.id))),
+            engagement: match (c.like_count, c.comment_count) {
+                (None, None) => None,
+                (l, r) => Some(l.unwrap_or(0) + r.unwrap_or(0)),
+            },
+            customer: None,
+        });
+    }
+    Ok(reached_old)
+}
+
+/// Parse one page of a post's comments edge (`GET /{post-id}/comments`, newest first), keeping
+/// comments created at or after the stored cursor; the listing ends at the first older one.
+pub fn parse_comments(
+    ctx: &FacebookContext,
+    stored: Option<&str>,
+    post_id: &str,
+    visitor_post: bool,
+    body: &[u8],
+) -> Result<Page, ParseError> {
+    let resp: List<Comment> =
+        serde_json::from_slice(body).map_err(|e| ParseError::new("Facebook comments JSON", e))?;
+    let mut messages = Vec::new();
+    let mut newest = None;
+    let reached_old = push_comments(
+        ctx,
+        stored_ts(stored),
+        post_id,
+        visitor_post,
+        &resp.data,
+        &mut messages,
+        &mut newest,
+    )?;
+    Ok(Page {
+        messages,
+        next: if reached_old || resp.data.is_empty() {
+            None
+        } else {
+            resp.paging.as_ref().and_then(Paging::follow_token)
+        },
+        newest: newest.map(|n| n.to_string()),
+        follow: Vec::new(),
     })
 }
 
@@ -264,6 +383,7 @@ pub fn parse_conversations(
             resp.paging.and_then(|p| p.next)
         },
         newest: newest.map(|n| n.to_string()),
+        follow: Vec::new(),
     })
 }
 
@@ -457,6 +577,10 @@ pub fn is_throttling_code(code: i64) -> bool {
     )
 }
 
+/// The feed fields: posts with their newest 100 comments nested (the rest are paged through
+/// the post's comments edge).
+const FEED_FIELDS: &str = "id,message,from,created_time,permalink_url,comments.filter(stream).order(reverse_chronological).limit(100){id,message,from,created_time,parent{id},like_count,comment_count,permalink_url}";
+
 /// The Facebook Page source.
 pub struct FacebookSource {
     r: Resolved,
@@ -548,6 +672,23 @@ impl Source for FacebookSource {
         next: Option<&str>,
     ) -> Result<reqwest::RequestBuilder, FetchError> {
         let token = self.r.token.expose_secret();
+        if let (Some((post_id, _)), Some(after)) = (parse_post_comments_stream(stream), next) {
+            if !after.starts_with("http://") && !after.starts_with("https://") {
+                let url = self
+                    .r
+                    .base
+                    .join(&format!("{}/{post_id}/comments", self.api_version))
+                    .map_err(|e| FetchError::Build(e.to_string()))?;
+                let q = [
+                    ("fields", COMMENT_FIELDS),
+                    ("filter", "stream"),
+                    ("order", "reverse_chronological"),
+                    ("limit", "100"),
+                    ("after", after),
+                ];
+                return Ok(http.get(url).query(&q).bearer_auth(token));
+            }
+        }
         if let Some(n) = next {
             // paging.next carries the token as a query parameter: drop it, send the header.
             let mut url = same_origin(&self.r.base, n)?;
@@ -566,10 +707,7 @@ impl Source for FacebookSource {
                 "id,updated_time,participants,messages.limit(25){id,message,from,created_time}",
             )
         } else {
-            (
-                "feed",
-                "id,message,from,created_time,permalink_url,comments.filter(stream).order(reverse_chronological).limit(100){id,message,from,created_time,parent{id},like_count,comment_count,permalink_url}",
-            )
+            ("feed", FEED_FIELDS)
         };
         let url = self
             .r
@@ -593,6 +731,8 @@ impl Source for FacebookSource {
     ) -> Result<Page, ParseError> {
         if stream == "messenger" {
             parse_conversations(&self.ctx, stored, &page.body)
+        } else if let Some((post_id, visitor_post)) = parse_post_comments_stream(stream) {
+            parse_comments(&self.ctx, stored, post_id, visitor_post, &page.body)
         } else {
             parse_feed(&self.ctx, stored, &page.body)
         }
@@ -647,6 +787,61 @@ mod tests {
         // Resuming from the cursor keeps only what is not older.
         let page = parse_feed(&ctx(), Some("1714644300"), body).unwrap();
         assert_eq!(page.messages.len(), 1);
+    }
+
+    #[test]
+    fn more_comments_than_nested_are_followed_on_the_posts_edge() {
+        let body = br#"{"data":[
+          {"id":"1234_7","from":{"id":"1234","name":"Acme"},"created_time":"2024-05-02T10:00:00+0000",
+           "comments":{"data":[
+             {"id":"7_c3","message":"three","from":{"id":"9","name":"Ann"},"created_time":"2024-05-02T10:03:00+0000"},
+             {"id":"7_c2","message":"two","from":{"id":"9","name":"Ann"},"created_time":"2024-05-02T10:02:00+0000"}],
+            "paging":{"cursors":{"before":"QA","after":"QUZ"},"next":"https://graph.facebook.com/v21.0/1234_7/comments?access_token=t&after=QUZ"}}},
+          {"id":"1234_8","from":{"id":"5","name":"Bo"},"created_time":"2024-05-02T09:00:00+0000",
+           "comments":{"data":[{"id":"8_c1","message":"x","from":{"id":"6","name":"Cy"},"created_time":"2024-05-02T09:01:00+0000"}],
+            "paging":{"cursors":{"before":"QB","after":"QC"}}}}
+        ]}"#;
+        let page = parse_feed(&ctx(), None, body).unwrap();
+        // Only the post whose nested comments say `next` is followed, by its `after` cursor.
+        assert_eq!(
+            page.follow,
+            [Follow {
+                stream: "post-comments/1234_7/page".into(),
+                next: "QUZ".into()
+            }]
+        );
+        // A stored cursor newer than the nested page's oldest comment: nothing to follow.
+        let t2 = parse_time("2024-05-02T10:02:30+0000").unwrap().timestamp();
+        let page = parse_feed(&ctx(), Some(&t2.to_string()), body).unwrap();
+        assert!(page.follow.is_empty());
+        assert_eq!(page.messages.len(), 1);
+
+        let (post, visitor) = parse_post_comments_stream("post-comments/1234_8/visitor").unwrap();
+        assert_eq!((post, visitor), ("1234_8", true));
+        assert!(parse_post_comments_stream("comments").is_none());
+
+        let edge = br#"{"data":[
+          {"id":"8_c5","message":"reply","from":{"id":"1234","name":"Acme"},"created_time":"2024-05-02T09:05:00+0000","parent":{"id":"8_c4"}},
+          {"id":"8_c4","message":"top","from":{"id":"6","name":"Cy"},"created_time":"2024-05-02T09:04:00+0000"}],
+          "paging":{"cursors":{"before":"X","after":"Y"},"next":"https://graph.facebook.com/v21.0/1234_8/comments?after=Y"}}"#;
+        let page = parse_comments(&ctx(), None, "1234_8", true, edge).unwrap();
+        assert_eq!(page.next.as_deref(), Some("Y"));
+        assert_eq!(page.messages[0].direction, Direction::Outbound);
+        assert_eq!(page.messages[0].reply_to.as_deref(), Some("8_c4"));
+        assert_eq!(page.messages[1].reply_to.as_deref(), Some("1234_8"));
+        assert_eq!(page.newest.as_deref(), Some("1714640700"));
+        // The listing ends at the first comment older than the cursor.
+        let page = parse_comments(&ctx(), Some("1714640700"), "1234_8", true, edge).unwrap();
+        assert_eq!((page.messages.len(), page.next), (1, None));
+        // The last page: `cursors.after` without `next`.
+        let last = br#"{"data":[{"id":"8_c1","message":"x","created_time":"2024-05-02T09:01:00+0000"}],"paging":{"cursors":{"before":"X","after":"Y"}}}"#;
+        assert_eq!(
+            parse_comments(&ctx(), None, "1234_8", false, last)
+                .unwrap()
+                .next,
+            None
+        );
+        assert!(parse_comments(&ctx(), None, "1234_8", false, b"{\"data\":[{").is_err());
     }
 
     #[test]

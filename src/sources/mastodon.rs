@@ -157,6 +157,7 @@ pub fn parse_notifications(
             link_rel(headers, "prev")
         },
         newest: max_id(items.iter().map(|n| n.id.as_str())),
+        follow: Vec::new(),
     })
 }
 
@@ -181,6 +182,7 @@ pub fn parse_statuses(
             link_rel(headers, "prev")
         },
         newest: max_id(items.iter().map(|s| s.id.as_str())),
+        follow: Vec::new(),
     })
 }
 

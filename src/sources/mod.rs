@@ -65,6 +65,19 @@ pub struct Page {
     pub next: Option<String>,
     /// The cursor value this page justifies (its newest item), if any.
     pub newest: Option<String>,
+    /// Further listings this page opened (the remaining comments of a Facebook post): the
+    /// poller pages through each within the same cycle and stores them before this page's
+    /// cursor may move.
+    pub follow: Vec<Follow>,
+}
+
+/// A nested listing to page through: `stream` and `next` are handed to the source's `request`
+/// and `parse_page` as the stream and page token (the stream names the listing, e.g. the post
+/// whose comments these are); the cursor stays the parent stream's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Follow {
+    pub stream: String,
+    pub next: String,
 }
 
 /// Rate-limit state read from a response's headers.

@@ -13,11 +13,23 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::http::{self, RetryPolicy};
-use super::{numeric_id_cmp, FetchError, Order, Sink, Source};
+use super::{numeric_id_cmp, FetchError, Follow, Order, Sink, Source};
 
 /// The cursor key of one stream of one source, as the sink stores it.
 pub fn cursor_key(source: &str, stream: &str) -> String {
     format!("{source}/{stream}")
+}
+
+/// The larger of two cursor values (numeric ids or Unix times compared as numbers).
+fn newest_of(a: Option<String>, b: Option<String>) -> Option<String> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(if numeric_id_cmp(&b, &a) == std::cmp::Ordering::Greater {
+            b
+        } else {
+            a
+        }),
+        (a, b) => a.or(b),
+    }
 }
 
 /// What one stream did in one cycle.
@@ -25,6 +37,8 @@ pub fn cursor_key(source: &str, stream: &str) -> String {
 pub struct StreamReport {
     pub stream: String,
     pub pages: u32,
+    /// Pages of nested listings (a post's further comments) fetched for those pages.
+    pub follow_pages: u32,
     pub fetched: usize,
     pub inserted: usize,
     pub duplicates: usize,
@@ -176,10 +190,18 @@ impl Poller {
             )
             .await
             .map_err(fetch_err)?;
-            let page = source
+            let mut page = source
                 .parse_page(stream, stored.as_deref(), &raw)
                 .map_err(|e| fetch_err(FetchError::Parse(e)))?;
             report.pages += 1;
+            // Nested listings are stored before the page's cursor may move, so a crash or a
+            // failure among them re-fetches the page instead of skipping them.
+            for follow in std::mem::take(&mut page.follow) {
+                let newest = self
+                    .poll_follow(source, stream, stored.as_deref(), &follow, &mut report)
+                    .await?;
+                page.newest = newest_of(page.newest.take(), newest);
+            }
             let more = match &page.next {
                 Some(n) if next.as_deref() == Some(n.as_str()) => {
                     tracing::warn!(
@@ -204,16 +226,7 @@ impl Poller {
             let cursor = match order {
                 Order::OldestFirst => page.newest.clone(),
                 Order::NewestFirst => {
-                    cycle_newest = match (cycle_newest.take(), page.newest.clone()) {
-                        (Some(a), Some(b)) => {
-                            Some(if numeric_id_cmp(&b, &a) == std::cmp::Ordering::Greater {
-                                b
-                            } else {
-                                a
-                            })
-                        }
-                        (a, b) => a.or(b),
-                    };
+                    cycle_newest = newest_of(cycle_newest.take(), page.newest.clone());
                     if more {
                         None
                     } else {
@@ -259,6 +272,89 @@ impl Poller {
             }
         }
         Ok(report)
+    }
+
+    /// Page through one nested listing of a page of `stream` (e.g. a post's further comments),
+    /// storing each page without moving the cursor. Returns the newest cursor value seen.
+    async fn poll_follow(
+        &self,
+        source: &dyn Source,
+        stream: &str,
+        stored: Option<&str>,
+        follow: &Follow,
+        report: &mut StreamReport,
+    ) -> Result<Option<String>, PollError> {
+        let name = source.name();
+        let key = cursor_key(name, stream);
+        let label = format!("{stream} > {}", follow.stream);
+        let fetch_err = |error: FetchError| PollError::Fetch {
+            source_name: name.to_string(),
+            stream: label.clone(),
+            error,
+        };
+        let settings = source.settings();
+        let mut next = follow.next.clone();
+        let mut newest = None;
+        let mut pages = 0u32;
+        loop {
+            let raw = http::fetch(
+                &self.http,
+                source,
+                &follow.stream,
+                stored,
+                Some(&next),
+                &self.retry,
+            )
+            .await
+            .map_err(&fetch_err)?;
+            let page = source
+                .parse_page(&follow.stream, stored, &raw)
+                .map_err(|e| fetch_err(FetchError::Parse(e)))?;
+            pages += 1;
+            report.follow_pages += 1;
+            report.fetched += page.messages.len();
+            newest = newest_of(newest, page.newest);
+            if !page.messages.is_empty() {
+                let outcome =
+                    self.sink
+                        .commit(&key, page.messages, None)
+                        .await
+                        .map_err(|error| PollError::Sink {
+                            source_name: name.to_string(),
+                            stream: label.clone(),
+                            error,
+                        })?;
+                report.inserted += outcome.inserted;
+                report.duplicates += outcome.duplicates;
+            }
+            match page.next {
+                Some(n) if n == next => {
+                    tracing::warn!(source = name, stream = %label, "platform returned the same page token twice; stopping");
+                    break;
+                }
+                Some(_) if pages >= settings.max_pages => {
+                    tracing::warn!(
+                        source = name,
+                        stream = %label,
+                        max_pages = settings.max_pages,
+                        "page limit reached; older items of this listing are skipped"
+                    );
+                    break;
+                }
+                Some(n) => next = n,
+                None => break,
+            }
+            if let Some(p) = http::pause_after(&source.rate_limit(&raw.headers), Utc::now()) {
+                if p > settings.max_rate_wait {
+                    return Err(fetch_err(FetchError::RateLimited {
+                        reset: format!("in {}s", p.as_secs()),
+                    }));
+                }
+                tracing::info!(source = name, stream = %label, wait_ms = p.as_millis() as u64, "pausing for the platform's rate limit");
+                tokio::time::sleep(p).await;
+            }
+        }
+        Ok(newest)
     }
 
     /// Poll `source` forever at its interval until `shutdown` turns true. Consecutive failed

@@ -172,6 +172,7 @@ pub fn parse_page(ctx: &XContext, body: &[u8]) -> Result<Page, ParseError> {
         messages,
         next: resp.meta.next_token,
         newest,
+        follow: Vec::new(),
     })
 }
 

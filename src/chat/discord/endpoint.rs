@@ -89,17 +89,23 @@ pub fn interactions_router(state: InteractionsState) -> Router {
         .with_state(state)
 }
 
-/// Serves the endpoint on `listen` until `shutdown` completes.
+/// Serves the endpoint on `listen`, with the `extra` routes merged in (push endpoints sharing
+/// the port), until `shutdown` completes.
 pub async fn serve_interactions(
     listen: SocketAddr,
     state: InteractionsState,
+    extra: Option<Router>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), DiscordError> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| DiscordError::Endpoint(format!("cannot listen on {listen}: {e}")))?;
     tracing::info!(%listen, "Discord interactions endpoint listening at POST /interactions");
-    axum::serve(listener, interactions_router(state))
+    let mut router = interactions_router(state);
+    if let Some(extra) = extra {
+        router = router.merge(extra);
+    }
+    axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(|e| DiscordError::Endpoint(e.to_string()))

@@ -217,13 +217,14 @@ pub async fn register_commands(http: &Http, guild_id: Option<u64>) -> Result<usi
 
 /// Starts receiving `/kpi` commands the configured way and runs until `shutdown` completes:
 /// `gateway` mode connects to the gateway (registering `/kpi` on ready); `http` mode registers
-/// `/kpi` now and serves `POST /interactions` on `listen`. Posting (`DiscordChat`) needs
-/// neither and works alongside.
+/// `/kpi` now and serves `POST /interactions` on `listen`, together with the `extra` routes
+/// (push endpoints sharing the port). Posting (`DiscordChat`) needs neither and works alongside.
 pub async fn run(
     config: &DiscordConfig,
     token: &SecretString,
     handler: crate::chat::CommandHandler,
     suggest: Option<Suggest>,
+    extra: Option<axum::Router>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), DiscordError> {
     let http = build_http(config, token)?;
@@ -238,7 +239,7 @@ pub async fn run(
             tracing::info!(commands = n, guild = ?config.guild_id, "registered /kpi");
             let key = config.public_key.as_deref().unwrap_or_default();
             let state = InteractionsState::new(key, responder, system_clock())?;
-            serve_interactions(config.listen, state, shutdown).await
+            serve_interactions(config.listen, state, extra, shutdown).await
         }
     }
 }
