@@ -248,6 +248,9 @@ fn read_batch(
     Ok(true)
 }
 
+/// JSON lines of one chunk of a batch: the chunk's number and its output.
+type ChunkOutput = (usize, Vec<u8>);
+
 /// Classifies the lines of one batch (`spans` into `data`) on `threads` threads; returns the
 /// JSON lines of each chunk of `CHUNK` lines, in input order.
 fn classify_batch<'s, 'e: 's>(
@@ -257,14 +260,14 @@ fn classify_batch<'s, 'e: 's>(
     threads: usize,
     data: &'e [u8],
     spans: &'e [(usize, usize)],
-) -> Vec<std::thread::ScopedJoinHandle<'s, Vec<(usize, Vec<u8>)>>> {
+) -> Vec<std::thread::ScopedJoinHandle<'s, Vec<ChunkOutput>>> {
     let chunks = spans.len().div_ceil(CHUNK);
     let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     (0..threads.min(chunks).max(1))
         .map(|_| {
             let next = std::sync::Arc::clone(&next);
             s.spawn(move || {
-                let mut done: Vec<(usize, Vec<u8>)> = Vec::new();
+                let mut done: Vec<ChunkOutput> = Vec::new();
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(part) = spans.chunks(CHUNK).nth(i) else {
@@ -297,7 +300,7 @@ pub fn run_classify(
     let (mut data, mut spans) = (Vec::new(), Vec::with_capacity(BATCH));
     let (mut next_data, mut next_spans) = (Vec::new(), Vec::with_capacity(BATCH));
     let mut more = read_batch(&mut input, &mut data, &mut spans)?;
-    let mut pending: Vec<(usize, Vec<u8>)> = Vec::new();
+    let mut pending: Vec<ChunkOutput> = Vec::new();
     while !spans.is_empty() {
         let (results, io) = std::thread::scope(|s| {
             let handles = classify_batch(s, args, &classifier, threads, &data, &spans);
