@@ -3,6 +3,8 @@
 //! Stateless and allocation-light: the same text always gives the same vector, so training
 //! and serving share this code.
 
+use std::sync::LazyLock;
+
 use crate::model::Sentiment;
 
 /// Indices below this are dense features; hashed features land in `[DENSE, 2^hash_bits)`.
@@ -49,30 +51,46 @@ impl FeatureVec {
         self.idx.clear();
         self.val.clear();
     }
-    fn push(&mut self, i: u32, v: f32) {
-        self.idx.push(i);
-        self.val.push(v);
+}
+
+/// The value of each of `count` features of value 1 once scaled to unit L2 norm, computed as
+/// summing their squares in `f32` would (a sum of ones is exact up to 2^24, where it stops
+/// growing).
+pub fn unit_value(count: usize) -> f32 {
+    1.0 / (count.min(1 << 24) as f32).sqrt()
+}
+
+/// Receives the features of one text, in order: blocks of binary features scaled to unit
+/// norm (word n-grams, then character n-grams), then the non-zero dense features.
+pub trait FeatureSink {
+    /// Features up to the next `ones_block` have value `unit_value(count)`.
+    fn ones_block(&mut self, count: usize);
+    /// A feature of the current block.
+    fn one(&mut self, i: u32);
+    /// A dense feature with its value.
+    fn dense(&mut self, i: u32, v: f32);
+}
+
+/// Collects the features into a `FeatureVec` (idx and val in order).
+struct VecSink<'a> {
+    out: &'a mut FeatureVec,
+    unit: f32,
+}
+
+impl FeatureSink for VecSink<'_> {
+    fn ones_block(&mut self, count: usize) {
+        self.unit = unit_value(count);
+        self.out.idx.reserve(count);
+        self.out.val.reserve(count);
     }
-    /// Gives the entries from `start` on (all pushed with value 1) their unit-L2-norm value:
-    /// the same values `normalize_from` computes, without summing the squares one by one.
-    fn normalize_ones_from(&mut self, start: usize) {
-        let count = self.val.len() - start;
-        // A sum of up to 2^24 ones is exact in f32, so its square root is the norm.
-        if count == 0 || count > 1 << 24 {
-            return self.normalize_from(start);
-        }
-        let n = (count as f32).sqrt();
-        let v = 1.0 / n;
-        self.val[start..].fill(v);
+    #[inline]
+    fn one(&mut self, i: u32) {
+        self.out.idx.push(i);
+        self.out.val.push(self.unit);
     }
-    /// Scales the entries from `start` on to unit L2 norm.
-    fn normalize_from(&mut self, start: usize) {
-        let n: f32 = self.val[start..].iter().map(|v| v * v).sum::<f32>().sqrt();
-        if n > 0.0 {
-            for v in &mut self.val[start..] {
-                *v /= n;
-            }
-        }
+    fn dense(&mut self, i: u32, v: f32) {
+        self.out.idx.push(i);
+        self.out.val.push(v);
     }
 }
 
@@ -170,143 +188,240 @@ impl Tokens {
 }
 
 /// Words that signal a breach of expectations.
+pub const COMPLAINT_CUES: &[&str] = &[
+    "broken",
+    "broke",
+    "breaks",
+    "doesn't",
+    "didn't",
+    "won't",
+    "can't",
+    "cannot",
+    "isn't",
+    "wasn't",
+    "hasn't",
+    "haven't",
+    "still",
+    "waiting",
+    "waited",
+    "refund",
+    "refunded",
+    "charged",
+    "overcharged",
+    "cancelled",
+    "canceled",
+    "late",
+    "delayed",
+    "delay",
+    "missing",
+    "wrong",
+    "never",
+    "worst",
+    "terrible",
+    "awful",
+    "disappointed",
+    "disappointing",
+    "poor",
+    "rubbish",
+    "useless",
+    "issue",
+    "issues",
+    "problem",
+    "problems",
+    "error",
+    "fail",
+    "failed",
+    "fails",
+    "fix",
+    "complaint",
+    "complain",
+    "unacceptable",
+    "ridiculous",
+    "joke",
+    "lost",
+    "damaged",
+    "again",
+    "nobody",
+    "no-one",
+    "crap",
+    "shocking",
+    "appalling",
+    "horrible",
+    "down",
+    "stuck",
+    "faulty",
+    "apparently",
+    "supposed",
+    "ignored",
+    "ignoring",
+    "outage",
+    "disgusting",
+];
+
+/// Words that signal a breach of expectations.
 pub fn is_complaint_cue(w: &str) -> bool {
-    matches!(
-        w,
-        "broken"
-            | "broke"
-            | "breaks"
-            | "doesn't"
-            | "didn't"
-            | "won't"
-            | "can't"
-            | "cannot"
-            | "isn't"
-            | "wasn't"
-            | "hasn't"
-            | "haven't"
-            | "still"
-            | "waiting"
-            | "waited"
-            | "refund"
-            | "refunded"
-            | "charged"
-            | "overcharged"
-            | "cancelled"
-            | "canceled"
-            | "late"
-            | "delayed"
-            | "delay"
-            | "missing"
-            | "wrong"
-            | "never"
-            | "worst"
-            | "terrible"
-            | "awful"
-            | "disappointed"
-            | "disappointing"
-            | "poor"
-            | "rubbish"
-            | "useless"
-            | "issue"
-            | "issues"
-            | "problem"
-            | "problems"
-            | "error"
-            | "fail"
-            | "failed"
-            | "fails"
-            | "fix"
-            | "complaint"
-            | "complain"
-            | "unacceptable"
-            | "ridiculous"
-            | "joke"
-            | "lost"
-            | "damaged"
-            | "again"
-            | "nobody"
-            | "no-one"
-            | "crap"
-            | "shocking"
-            | "appalling"
-            | "horrible"
-            | "down"
-            | "stuck"
-            | "faulty"
-            | "apparently"
-            | "supposed"
-            | "ignored"
-            | "ignoring"
-            | "outage"
-            | "disgusting"
-    )
+    COMPLAINT_CUES.contains(&w)
 }
 
 /// Words that signal a question or request.
+pub const QUESTION_WORDS: &[&str] = &[
+    "how",
+    "what",
+    "when",
+    "where",
+    "why",
+    "who",
+    "which",
+    "can",
+    "could",
+    "would",
+    "is",
+    "are",
+    "do",
+    "does",
+    "did",
+    "will",
+    "should",
+    "any",
+    "anyone",
+    "please",
+    "pls",
+    "plz",
+    "help",
+    "wondering",
+];
+
+/// Words that signal a question or request.
 pub fn is_question_word(w: &str) -> bool {
-    matches!(
-        w,
-        "how"
-            | "what"
-            | "when"
-            | "where"
-            | "why"
-            | "who"
-            | "which"
-            | "can"
-            | "could"
-            | "would"
-            | "is"
-            | "are"
-            | "do"
-            | "does"
-            | "did"
-            | "will"
-            | "should"
-            | "any"
-            | "anyone"
-            | "please"
-            | "pls"
-            | "plz"
-            | "help"
-            | "wondering"
-    )
+    QUESTION_WORDS.contains(&w)
 }
 
 /// Words that signal thanks or love.
+pub const THANKS_WORDS: &[&str] = &[
+    "thank",
+    "thanks",
+    "thx",
+    "ty",
+    "cheers",
+    "love",
+    "loved",
+    "loving",
+    "awesome",
+    "amazing",
+    "great",
+    "brilliant",
+    "kudos",
+    "shoutout",
+    "appreciate",
+    "appreciated",
+    "excellent",
+    "fantastic",
+    "best",
+    "perfect",
+];
+
+/// Words that signal thanks or love.
 pub fn is_thanks_word(w: &str) -> bool {
-    matches!(
-        w,
-        "thank"
-            | "thanks"
-            | "thx"
-            | "ty"
-            | "cheers"
-            | "love"
-            | "loved"
-            | "loving"
-            | "awesome"
-            | "amazing"
-            | "great"
-            | "brilliant"
-            | "kudos"
-            | "shoutout"
-            | "appreciate"
-            | "appreciated"
-            | "excellent"
-            | "fantastic"
-            | "best"
-            | "perfect"
-    )
+    THANKS_WORDS.contains(&w)
 }
 
+/// Negation words (besides every word ending in `n't`).
+const NEGATIONS: &[&str] = &["not", "no", "never", "nothing", "nobody", "none", "cannot"];
+
+#[cfg(test)]
 fn is_negation(w: &str) -> bool {
-    matches!(
-        w,
-        "not" | "no" | "never" | "nothing" | "nobody" | "none" | "cannot"
-    ) || w.ends_with("n't")
+    NEGATIONS.contains(&w) || w.ends_with("n't")
 }
+
+const FIRST_PERSON: &[&str] = &["i", "my", "me", "we", "our", "i'm", "i've"];
+const SECOND_PERSON: &[&str] = &["you", "your", "you're", "u", "ur"];
+/// Thanks and love cues of the category decision (`category::has_thanks_cue`), besides the
+/// thanks words starting with "appreciat".
+const THANKS_CUES: &[&str] = &[
+    "thank", "thanks", "thx", "ty", "kudos", "shoutout", "love", "loved", "❤", "😍", "🙏", "👍",
+];
+
+/// Flags of a token in `WordTable`.
+const F_COMPLAINT: u8 = 1;
+const F_QUESTION: u8 = 2;
+const F_THANKS: u8 = 4;
+const F_NEGATION: u8 = 8;
+const F_FIRST: u8 = 16;
+const F_SECOND: u8 = 32;
+const F_THANKS_CUE: u8 = 64;
+const F_NUMBER: u8 = 128;
+
+/// Every cue word with its flags, in an open-addressing table keyed by the token hash that
+/// the word features compute anyway: one probe per token instead of a scan per word list.
+struct WordTable {
+    slots: Vec<(&'static str, u8)>,
+    mask: usize,
+}
+
+impl WordTable {
+    fn build() -> Self {
+        let mut entries: Vec<(&'static str, u8)> = Vec::new();
+        let lists: [(&[&'static str], u8); 7] = [
+            (COMPLAINT_CUES, F_COMPLAINT),
+            (QUESTION_WORDS, F_QUESTION),
+            (THANKS_WORDS, F_THANKS),
+            (NEGATIONS, F_NEGATION),
+            (FIRST_PERSON, F_FIRST),
+            (SECOND_PERSON, F_SECOND),
+            (THANKS_CUES, F_THANKS_CUE),
+        ];
+        for (list, flag) in lists {
+            for &w in list {
+                entries.push((w, flag));
+            }
+        }
+        for &w in THANKS_WORDS {
+            if w.starts_with("appreciat") {
+                entries.push((w, F_THANKS_CUE));
+            }
+        }
+        entries.push(("0", F_NUMBER));
+        let size = (entries.len() * 4).next_power_of_two();
+        let mut t = WordTable {
+            slots: vec![("", 0); size],
+            mask: size - 1,
+        };
+        for (w, f) in entries {
+            let mut i = t.slot(fnv1a(1, w.as_bytes()));
+            loop {
+                let e = &mut t.slots[i];
+                if e.0.is_empty() || e.0 == w {
+                    *e = (w, e.1 | f);
+                    break;
+                }
+                i = (i + 1) & t.mask;
+            }
+        }
+        t
+    }
+
+    fn slot(&self, h: u64) -> usize {
+        (h >> 40) as usize & self.mask
+    }
+
+    /// Flags of token `t` whose `fnv1a(1, ..)` hash is `h`.
+    #[inline]
+    fn flags(&self, h: u64, t: &str) -> u8 {
+        let mut i = self.slot(h);
+        loop {
+            let (w, f) = self.slots[i];
+            if w.is_empty() {
+                return 0;
+            }
+            if w == t {
+                return f;
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+}
+
+static WORD_TABLE: LazyLock<WordTable> = LazyLock::new(WordTable::build);
 
 /// Reusable buffers for `extract`, so serving allocates little per text.
 #[derive(Default)]
@@ -314,12 +429,19 @@ pub struct Scratch {
     lower: String,
     tokens: Tokens,
     word: Vec<u8>,
+    thanks_cue: bool,
 }
 
 impl Scratch {
     /// The tokens of the text last passed to `extract`.
     pub fn tokens(&self) -> &Tokens {
         &self.tokens
+    }
+
+    /// Whether the text last passed to `extract` has a thanks or love cue: the value of
+    /// `category::has_thanks_cue` on its tokens.
+    pub fn thanks_cue(&self) -> bool {
+        self.thanks_cue
     }
 }
 
@@ -345,6 +467,19 @@ pub fn extract(
     out: &mut FeatureVec,
 ) {
     out.clear();
+    let mut sink = VecSink { out, unit: 0.0 };
+    extract_into(cfg, raw, clean, s, scratch, &mut sink);
+}
+
+/// `extract`, feeding the features to `sink` in order instead of collecting them.
+pub fn extract_into(
+    cfg: &FeatureConfig,
+    raw: &str,
+    clean: &str,
+    s: &Sentiment,
+    scratch: &mut Scratch,
+    out: &mut impl FeatureSink,
+) {
     let mask = (1u64 << cfg.hash_bits) - 1;
     let span = mask + 1 - u64::from(DENSE);
     // `(h & mask) % span` without a division: `h & mask < 2 * span` once there are more
@@ -367,25 +502,57 @@ pub fn extract(
     scratch.tokens.split(&scratch.lower);
     let tokens = &scratch.tokens;
 
-    // Word unigrams and bigrams.
-    let start = out.idx.len();
+    // Word unigrams and bigrams, and the cue words (looked up by the unigram hash).
+    let table = &*WORD_TABLE;
+    let mut complaint_cues = 0u32;
+    let mut question_words = 0u32;
+    let mut thanks = 0u32;
+    let mut any_flags = 0u8;
+    let n_tokens = tokens.len();
+    out.ones_block(if cfg.word_bigrams && n_tokens > 0 {
+        2 * n_tokens + 1
+    } else {
+        n_tokens
+    });
     let mut prev = fnv1a(2, b"<s>");
-    for t in tokens.iter() {
+    for (i, t) in tokens.iter().enumerate() {
         let h = fnv1a(1, t.as_bytes());
-        out.push(bucket(h), 1.0);
+        out.one(bucket(h));
         if cfg.word_bigrams {
-            out.push(bucket(mix(prev, h)), 1.0);
+            out.one(bucket(mix(prev, h)));
         }
         prev = h;
+        let mut f = table.flags(h, t);
+        if t.ends_with("n't") {
+            f |= F_NEGATION;
+        }
+        complaint_cues += u32::from(f & F_COMPLAINT != 0);
+        let q = u32::from(f & F_QUESTION != 0);
+        question_words += if i == 0 { 2 * q } else { q };
+        thanks += u32::from(f & F_THANKS != 0);
+        any_flags |= f;
     }
+    scratch.thanks_cue = any_flags & F_THANKS_CUE != 0;
+    let negation = any_flags & F_NEGATION != 0;
+    let first_person = any_flags & F_FIRST != 0;
+    let second_person = any_flags & F_SECOND != 0;
+    let number = any_flags & F_NUMBER != 0;
     if cfg.word_bigrams && !tokens.is_empty() {
-        out.push(bucket(mix(prev, fnv1a(2, b"</s>"))), 1.0);
+        out.one(bucket(mix(prev, fnv1a(2, b"</s>"))));
     }
-    out.normalize_ones_from(start);
 
     // Character n-grams inside padded words.
     if cfg.char_min > 0 && cfg.char_max >= cfg.char_min {
-        let start = out.idx.len();
+        let (lo, hi) = (usize::from(cfg.char_min), usize::from(cfg.char_max));
+        let count: usize = tokens
+            .iter()
+            .map(|t| {
+                let len = t.len() + 2;
+                (lo..=hi.min(len)).map(|n| len - n + 1).sum::<usize>()
+            })
+            .sum();
+        out.ones_block(count);
+        let mut pushed = 0usize;
         for t in tokens.iter() {
             scratch.word.clear();
             scratch.word.push(b' ');
@@ -397,34 +564,15 @@ pub fn extract(
                     break;
                 }
                 for gram in w.windows(n) {
-                    out.push(bucket(fnv1a(3 + n as u8, gram)), 1.0);
+                    out.one(bucket(fnv1a(3 + n as u8, gram)));
+                    pushed += 1;
                 }
             }
         }
-        out.normalize_ones_from(start);
+        debug_assert_eq!(pushed, count, "character n-gram count");
     }
 
     // Dense features.
-    let mut complaint_cues = 0u32;
-    let mut question_words = 0u32;
-    let mut thanks = 0u32;
-    let mut negation = false;
-    let mut first_person = false;
-    let mut second_person = false;
-    let mut number = false;
-    for (i, t) in tokens.iter().enumerate() {
-        complaint_cues += u32::from(is_complaint_cue(t));
-        if i == 0 && is_question_word(t) {
-            question_words += 2;
-        } else {
-            question_words += u32::from(is_question_word(t));
-        }
-        thanks += u32::from(is_thanks_word(t));
-        negation |= is_negation(t);
-        first_person |= matches!(t, "i" | "my" | "me" | "we" | "our" | "i'm" | "i've");
-        second_person |= matches!(t, "you" | "your" | "you're" | "u" | "ur");
-        number |= t == "0";
-    }
     let raw_mentions = raw.matches('@').count().min(3) as f32 / 3.0;
     let has_url = raw.contains("http://") || raw.contains("https://") || raw.contains("www.");
     let caps = clean
@@ -454,7 +602,7 @@ pub fn extract(
     ];
     for (i, v) in dense {
         if v != 0.0 {
-            out.push(i, v);
+            out.dense(i, v);
         }
     }
 }
@@ -501,5 +649,68 @@ mod tests {
         let mut e = FeatureVec::default();
         extract(&cfg, "", "", &s, &mut sc, &mut e);
         assert_eq!(e.idx, vec![19]);
+    }
+
+    /// The flags of the word table are the word-list predicates, token by token, on every
+    /// token of the VADER tweets and of complaints-dev.csv plus the list words themselves.
+    #[test]
+    fn word_table_flags_equal_the_word_lists() {
+        let mut words: Vec<String> = [
+            COMPLAINT_CUES,
+            QUESTION_WORDS,
+            THANKS_WORDS,
+            NEGATIONS,
+            FIRST_PERSON,
+            SECOND_PERSON,
+            THANKS_CUES,
+        ]
+        .iter()
+        .flat_map(|l| l.iter().map(|w| w.to_string()))
+        .collect();
+        words.extend(["0", "", "'", "don't", "n't", "appreciation", "thanksss"].map(String::from));
+        for f in ["vader/tweets_GroundTruth.txt", "complaints-dev.csv"] {
+            let path = format!("{}/../shared/data/{f}", env!("CARGO_MANIFEST_DIR"));
+            match std::fs::read(&path) {
+                Ok(b) => {
+                    let mut t = Tokens::default();
+                    let mut lower = String::new();
+                    lowercase_into(&String::from_utf8_lossy(&b), &mut lower);
+                    t.split(&lower);
+                    words.extend(t.iter().map(String::from));
+                }
+                Err(_) => eprintln!("skipping {path}: absent"),
+            }
+        }
+        let table = WordTable::build();
+        for w in &words {
+            let f = table.flags(fnv1a(1, w.as_bytes()), w);
+            let old = [
+                (is_complaint_cue(w), F_COMPLAINT),
+                (is_question_word(w), F_QUESTION),
+                (is_thanks_word(w), F_THANKS),
+                (NEGATIONS.contains(&w.as_str()), F_NEGATION),
+                (
+                    matches!(
+                        w.as_str(),
+                        "i" | "my" | "me" | "we" | "our" | "i'm" | "i've"
+                    ),
+                    F_FIRST,
+                ),
+                (
+                    matches!(w.as_str(), "you" | "your" | "you're" | "u" | "ur"),
+                    F_SECOND,
+                ),
+                (
+                    crate::classify::category::has_thanks_cue(std::iter::once(w.as_str())),
+                    F_THANKS_CUE,
+                ),
+                (w == "0", F_NUMBER),
+            ];
+            for (want, flag) in old {
+                assert_eq!(f & flag != 0, want, "{w:?} flag {flag}");
+            }
+            let neg = f & F_NEGATION != 0 || w.ends_with("n't");
+            assert_eq!(neg, is_negation(w), "{w:?}");
+        }
     }
 }

@@ -11,7 +11,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::features::{FeatureConfig, FeatureVec};
+use super::features::{unit_value, FeatureConfig, FeatureSink, FeatureVec};
 
 const MAGIC: &[u8; 4] = b"CPCM";
 const FORMAT: u8 = 1;
@@ -85,6 +85,39 @@ impl CompactWeights {
     }
 }
 
+/// The model's linear score over features fed in order by `features::extract_into`: the
+/// same sum, in the same order, as `LinearModel::predict_compact` over the collected vector,
+/// without collecting it.
+pub struct CompactDot<'a> {
+    c: &'a CompactWeights,
+    z: f64,
+    unit: f32,
+}
+
+impl CompactDot<'_> {
+    /// Probability of the positive class.
+    pub fn probability(&self) -> f64 {
+        sigmoid(self.z)
+    }
+}
+
+impl FeatureSink for CompactDot<'_> {
+    fn ones_block(&mut self, count: usize) {
+        self.unit = unit_value(count);
+    }
+    #[inline]
+    fn one(&mut self, i: u32) {
+        if let Some(w) = self.c.get(i as usize) {
+            self.z += f64::from(w) * f64::from(self.unit);
+        }
+    }
+    fn dense(&mut self, i: u32, v: f32) {
+        if let Some(w) = self.c.get(i as usize) {
+            self.z += f64::from(w) * f64::from(v);
+        }
+    }
+}
+
 /// Training hyper-parameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TrainParams {
@@ -148,6 +181,16 @@ impl LinearModel {
             }
         }
         sigmoid(z)
+    }
+
+    /// A `FeatureSink` computing `predict_compact` as the features are extracted. `c` must
+    /// come from `self.compact()`.
+    pub fn compact_dot<'a>(&self, c: &'a CompactWeights) -> CompactDot<'a> {
+        CompactDot {
+            c,
+            z: f64::from(self.bias),
+            unit: 0.0,
+        }
     }
 
     /// Trains on `(features, label)` pairs. Same data, config and params give the same model.

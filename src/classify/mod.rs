@@ -21,7 +21,7 @@ pub use rules::{KeywordRule, Rules};
 pub use sentiment::{ReferenceVader, SentimentScorer, VaderScorer};
 
 use crate::model::{Classification, Sentiment};
-use features::{fnv1a, FeatureVec, Scratch};
+use features::{fnv1a, Scratch};
 use rules::CompiledRules;
 
 /// The complaint model weights shipped with the binary (`carepulse train` writes them).
@@ -54,7 +54,7 @@ pub struct Classifier {
 }
 
 thread_local! {
-    static BUFFERS: RefCell<(Scratch, FeatureVec)> = RefCell::new(Default::default());
+    static BUFFERS: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
 fn rules_fingerprint(r: &Rules) -> u64 {
@@ -137,11 +137,10 @@ impl Classifier {
 
     fn classify_scored(&self, raw: &str, clean: &str, sentiment: Sentiment) -> Classification {
         let (p, thanks) = BUFFERS.with(|b| {
-            let mut b = b.borrow_mut();
-            let (scratch, fv) = &mut *b;
-            features::extract(&self.model.cfg, raw, clean, &sentiment, scratch, fv);
-            let p = self.model.predict_compact(&self.compact, fv);
-            (p, category::has_thanks_cue(scratch.tokens().iter()))
+            let scratch = &mut *b.borrow_mut();
+            let mut dot = self.model.compact_dot(&self.compact);
+            features::extract_into(&self.model.cfg, raw, clean, &sentiment, scratch, &mut dot);
+            (dot.probability(), scratch.thanks_cue())
         });
         let inquiry = category::inquiry_strength(clean);
         let (cat, confidence) = category::decide(
@@ -249,5 +248,42 @@ mod tests {
             e,
             Some(ClassifyError::Model(ModelError::BadMagic))
         ));
+    }
+
+    /// The fused extraction and prediction used when serving gives bit for bit the
+    /// probability of collecting the features and predicting over them (dense and compact
+    /// weights), and the thanks cue of `category::has_thanks_cue`, on real texts.
+    #[test]
+    fn fused_prediction_equals_collected_features() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/data/vader/tweets_GroundTruth.txt"
+        );
+        let Ok(bytes) = std::fs::read(path) else {
+            eprintln!("skipping: {path} is absent");
+            return;
+        };
+        let c = classifier();
+        let mut texts: Vec<String> = String::from_utf8_lossy(&bytes)
+            .lines()
+            .filter_map(|l| l.splitn(3, '\t').nth(2).map(str::to_string))
+            .collect();
+        texts.extend(["".into(), "😍 thx!".into(), "x ".repeat(3000)]);
+        let (mut scratch, mut fv) = (Scratch::default(), features::FeatureVec::default());
+        for t in &texts {
+            let clean = strip_markup_cow(t);
+            let s = c.scorer.score(&clean);
+            features::extract(&c.model.cfg, t, &clean, &s, &mut scratch, &mut fv);
+            let want = c.model.predict_compact(&c.compact, &fv);
+            assert_eq!(want.to_bits(), c.model.predict(&fv).to_bits(), "{t:?}");
+            let mut dot = c.model.compact_dot(&c.compact);
+            features::extract_into(&c.model.cfg, t, &clean, &s, &mut scratch, &mut dot);
+            assert_eq!(dot.probability().to_bits(), want.to_bits(), "{t:?}");
+            assert_eq!(
+                scratch.thanks_cue(),
+                category::has_thanks_cue(scratch.tokens().iter()),
+                "{t:?}"
+            );
+        }
     }
 }

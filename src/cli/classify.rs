@@ -248,9 +248,46 @@ fn read_batch(
     Ok(true)
 }
 
+/// JSON lines of one chunk of a batch: the chunk's number and its output.
+type ChunkOutput = (usize, Vec<u8>);
+
+/// Classifies the lines of one batch (`spans` into `data`) on `threads` threads; returns the
+/// JSON lines of each chunk of `CHUNK` lines, in input order.
+fn classify_batch<'s, 'e: 's>(
+    s: &'s std::thread::Scope<'s, 'e>,
+    args: &'e ClassifyArgs,
+    classifier: &'e Classifier,
+    threads: usize,
+    data: &'e [u8],
+    spans: &'e [(usize, usize)],
+) -> Vec<std::thread::ScopedJoinHandle<'s, Vec<ChunkOutput>>> {
+    let chunks = spans.len().div_ceil(CHUNK);
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    (0..threads.min(chunks).max(1))
+        .map(|_| {
+            let next = std::sync::Arc::clone(&next);
+            s.spawn(move || {
+                let mut done: Vec<ChunkOutput> = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(part) = spans.chunks(CHUNK).nth(i) else {
+                        return done;
+                    };
+                    let mut buf = Vec::with_capacity(part.len() * 200);
+                    for &(a, b) in part {
+                        classify_line(args, classifier, &data[a..b], &mut buf);
+                    }
+                    done.push((i, buf));
+                }
+            })
+        })
+        .collect()
+}
+
 /// Classifies every line of `input` (an empty line included) and writes one JSON object per
-/// line to `output`, in input order. Lines are read as bytes and decoded lossily; batches
-/// are classified on all available cores.
+/// line to `output`, in input order. Lines are read as bytes and decoded lossily. Batches
+/// are classified on all available cores while this thread writes the previous batch's
+/// output and reads the next batch, so reading and writing overlap classification.
 pub fn run_classify(
     args: &ClassifyArgs,
     mut input: impl BufRead,
@@ -260,55 +297,43 @@ pub fn run_classify(
     let classifier = build_classifier(&rules, args.model.as_deref())?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut out = std::io::BufWriter::with_capacity(1 << 20, output);
-    let mut data: Vec<u8> = Vec::new();
-    let mut spans: Vec<(usize, usize)> = Vec::with_capacity(BATCH);
-    loop {
-        let more = read_batch(&mut input, &mut data, &mut spans)?;
-        if spans.is_empty() {
-            break;
-        }
-        let chunks: Vec<&[(usize, usize)]> = spans.chunks(CHUNK).collect();
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let (classifier, data, chunks, next) = (&classifier, &data, &chunks, &next);
-        let work = move || {
-            let mut done: Vec<(usize, Vec<u8>)> = Vec::new();
-            loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(part) = chunks.get(i) else {
-                    return done;
-                };
-                let mut buf = Vec::with_capacity(part.len() * 200);
-                for &(a, b) in part.iter() {
-                    classify_line(args, classifier, &data[a..b], &mut buf);
+    let (mut data, mut spans) = (Vec::new(), Vec::with_capacity(BATCH));
+    let (mut next_data, mut next_spans) = (Vec::new(), Vec::with_capacity(BATCH));
+    let mut more = read_batch(&mut input, &mut data, &mut spans)?;
+    let mut pending: Vec<ChunkOutput> = Vec::new();
+    while !spans.is_empty() {
+        let (results, io) = std::thread::scope(|s| {
+            let handles = classify_batch(s, args, &classifier, threads, &data, &spans);
+            let io = (|| -> anyhow::Result<bool> {
+                for (_, r) in &pending {
+                    out.write_all(r).context("cannot write output")?;
                 }
-                done.push((i, buf));
+                if more {
+                    read_batch(&mut input, &mut next_data, &mut next_spans)
+                } else {
+                    next_data.clear();
+                    next_spans.clear();
+                    Ok(false)
+                }
+            })();
+            let mut all = Vec::new();
+            for h in handles {
+                all.extend(h.join().map_err(|_| {
+                    anyhow::anyhow!(
+                        "a classification thread failed; please report the input that caused it"
+                    )
+                })?);
             }
-        };
-        let mut results: Vec<(usize, Vec<u8>)> = if threads <= 1 || chunks.len() <= 1 {
-            work()
-        } else {
-            std::thread::scope(|s| {
-                let handles: Vec<_> = (1..threads.min(chunks.len()))
-                    .map(|_| s.spawn(work))
-                    .collect();
-                let mut all = work();
-                for h in handles {
-                    all.extend(h.join().map_err(|_| {
-                        anyhow::anyhow!(
-                            "a classification thread failed; please report the input that caused it"
-                        )
-                    })?);
-                }
-                Ok::<_, anyhow::Error>(all)
-            })?
-        };
-        results.sort_unstable_by_key(|r| r.0);
-        for (_, r) in &results {
-            out.write_all(r).context("cannot write output")?;
-        }
-        if !more {
-            break;
-        }
+            Ok::<_, anyhow::Error>((all, io))
+        })?;
+        more = io?;
+        pending = results;
+        pending.sort_unstable_by_key(|r| r.0);
+        std::mem::swap(&mut data, &mut next_data);
+        std::mem::swap(&mut spans, &mut next_spans);
+    }
+    for (_, r) in &pending {
+        out.write_all(r).context("cannot write output")?;
     }
     out.flush().context("cannot write output")?;
     Ok(())
