@@ -14,6 +14,25 @@ use crate::digest::post::Post;
 pub struct ConsoleChat {
     out: std::sync::Mutex<Box<dyn Write + Send>>,
     files_dir: PathBuf,
+    posts: std::sync::atomic::AtomicU64,
+}
+
+/// A folder name from a post title: lower-case letters and digits joined by dashes.
+fn slug(title: &str) -> String {
+    let mut out = String::new();
+    for c in title.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    let trimmed: String = out.trim_end_matches('-').chars().take(60).collect();
+    if trimmed.is_empty() {
+        "post".into()
+    } else {
+        trimmed
+    }
 }
 
 impl ConsoleChat {
@@ -21,17 +40,27 @@ impl ConsoleChat {
         ConsoleChat {
             out: std::sync::Mutex::new(out),
             files_dir,
+            posts: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
     fn render(&self, channel: &str, post: &Post) -> Result<String, ChatError> {
         let mut text = format!("\n[#{channel}] {}", post.to_plain_text());
         if !post.attachments.is_empty() {
-            std::fs::create_dir_all(&self.files_dir).map_err(|e| {
-                ChatError::Permanent(format!("cannot create {}: {e}", self.files_dir.display()))
+            // One folder per post, so a later digest never overwrites an earlier one's charts.
+            let n = self
+                .posts
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let folder = self.files_dir.join(format!(
+                "{}-{n:03}-{}",
+                chrono::Utc::now().format("%Y%m%d-%H%M%S"),
+                slug(&post.title)
+            ));
+            std::fs::create_dir_all(&folder).map_err(|e| {
+                ChatError::Permanent(format!("cannot create {}: {e}", folder.display()))
             })?;
             for a in &post.attachments {
-                let path = self.files_dir.join(&a.filename);
+                let path = folder.join(&a.filename);
                 std::fs::write(&path, &a.bytes).map_err(|e| {
                     ChatError::Transient(format!("cannot write {}: {e}", path.display()))
                 })?;
@@ -107,5 +136,40 @@ pub async fn command_loop<R: AsyncBufRead + Unpin>(
                 break;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::digest::post::Attachment;
+
+    #[tokio::test]
+    async fn every_post_keeps_its_own_chart_files() {
+        let dir = tempfile::tempdir().expect("dir");
+        let chat = ConsoleChat::new(Box::new(std::io::sink()), dir.path().to_path_buf());
+        for bytes in [vec![1u8], vec![2u8]] {
+            let mut post = Post::new("carepulse morning digest: yesterday");
+            post.attachments = vec![Attachment::png("trend.png", "Trend", bytes)];
+            chat.post("care-team", &post).await.expect("post");
+        }
+        let mut written: Vec<Vec<u8>> = std::fs::read_dir(dir.path())
+            .expect("list")
+            .map(|e| {
+                let folder = e.expect("entry").path();
+                assert!(
+                    folder
+                        .to_string_lossy()
+                        .contains("carepulse-morning-digest-yesterday"),
+                    "{}",
+                    folder.display()
+                );
+                std::fs::read(folder.join("trend.png")).expect("chart file")
+            })
+            .collect();
+        written.sort();
+        assert_eq!(written, vec![vec![1u8], vec![2u8]]);
+        assert_eq!(slug("  KPIs today (platform X) "), "kpis-today-platform-x");
+        assert_eq!(slug("📎"), "post");
     }
 }
