@@ -352,7 +352,7 @@ pub async fn check(app: &App, chat: &dyn Chat, now: DateTime<Utc>) -> anyhow::Re
         out: CheckOutcome::default(),
     };
 
-    for brand in app.store.inbound_brands().await? {
+    for brand in app.store.known_brands().await? {
         let key = brand_key(&brand);
         let mut state: BrandState = load(app, &key).await?;
         let fires = step_brand(app, &brand, &mut state, last_closed, now_s).await?;

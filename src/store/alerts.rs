@@ -115,23 +115,13 @@ impl Store {
     /// Platforms on which the brand has inbound messages.
     pub async fn brand_platforms(&self, brand: &str) -> Result<Vec<Platform>, StoreError> {
         let names: Vec<String> = sqlx::query_scalar(
-            "SELECT DISTINCT platform FROM messages WHERE brand = ? AND direction = 'inbound' ORDER BY platform",
+            "SELECT DISTINCT platform FROM conversations WHERE brand = ? AND first_inbound_at IS NOT NULL ORDER BY platform",
         )
         .bind(brand)
         .fetch_all(&self.pool)
         .await
         .map_err(|e| self.map_err(e))?;
         Ok(names.iter().filter_map(|n| n.parse().ok()).collect())
-    }
-
-    /// Brands with inbound messages, for the alert checks.
-    pub async fn inbound_brands(&self) -> Result<Vec<String>, StoreError> {
-        sqlx::query_scalar(
-            "SELECT DISTINCT brand FROM messages WHERE direction = 'inbound' ORDER BY brand",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| self.map_err(e))
     }
 
     /// The counted messages of `q` (its `bucket_s` is ignored) summarised for a spike alert,
