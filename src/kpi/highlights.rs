@@ -25,7 +25,12 @@ pub struct SuccessStory {
 
 /// Score of a praise message: compound x ln(2 + engagement) (unknown engagement is 0).
 pub fn story_score(m: &PraiseMessage) -> f64 {
-    m.compound * (2.0 + m.engagement.unwrap_or(0).max(0) as f64).ln()
+    score_of(m.compound, m.engagement.unwrap_or(0))
+}
+
+/// `story_score` from a message's compound and engagement.
+pub fn score_of(compound: f64, engagement: i64) -> f64 {
+    compound * (2.0 + engagement.max(0) as f64).ln()
 }
 
 /// The top praise messages, highest score first; ties go to the earlier message.

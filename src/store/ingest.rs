@@ -414,6 +414,7 @@ async fn ingest_platform(
         });
         q.build().execute(&mut *conn).await?;
     }
+    super::rollups::add_messages(conn, platform, &fresh).await?;
 
     // Facts of every conversation the batch touched: conversations made only of this batch's
     // messages from memory, the others (stored messages too) read back from the store.

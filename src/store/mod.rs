@@ -6,6 +6,7 @@ mod chat;
 mod ingest;
 pub mod outbox;
 mod reports;
+mod rollups;
 
 use std::path::Path;
 use std::str::FromStr;

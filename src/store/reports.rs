@@ -140,6 +140,31 @@ impl Store {
         &self,
         query: &ReportQuery,
     ) -> Result<Vec<MessageAggregate>, StoreError> {
+        let mut messages = if super::rollups::serves(query) {
+            self.rollup_aggregates(query).await?
+        } else {
+            self.scan_message_aggregates(query).await?
+        };
+        messages.sort_by(|a, b| {
+            (
+                a.platform.as_str(),
+                a.direction.as_str(),
+                a.category.map(|c| c.as_str()),
+            )
+                .cmp(&(
+                    b.platform.as_str(),
+                    b.direction.as_str(),
+                    b.category.map(|c| c.as_str()),
+                ))
+        });
+        Ok(messages)
+    }
+
+    /// `message_aggregates` read from the messages themselves.
+    pub(crate) async fn scan_message_aggregates(
+        &self,
+        query: &ReportQuery,
+    ) -> Result<Vec<MessageAggregate>, StoreError> {
         let mut messages = Vec::new();
         for (branch, category) in category_branches() {
             let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
@@ -180,18 +205,6 @@ impl Store {
                 });
             }
         }
-        messages.sort_by(|a, b| {
-            (
-                a.platform.as_str(),
-                a.direction.as_str(),
-                a.category.map(|c| c.as_str()),
-            )
-                .cmp(&(
-                    b.platform.as_str(),
-                    b.direction.as_str(),
-                    b.category.map(|c| c.as_str()),
-                ))
-        });
         Ok(messages)
     }
 
@@ -204,6 +217,14 @@ impl Store {
         tz: chrono_tz::Tz,
     ) -> Result<Vec<(i64, i64)>, StoreError> {
         let (start, end) = (window.start_s(), window.end_s());
+        let whole = ReportQuery {
+            start,
+            end,
+            ..filters.clone()
+        };
+        if super::rollups::serves(&whole) {
+            return self.rollup_inbound_buckets(&whole).await;
+        }
         let mut spans = Vec::new();
         for day in window.local_days() {
             let from = local_midnight(tz, day).timestamp().max(start);
@@ -410,6 +431,17 @@ impl Store {
     /// Inbound counts per combination of products and topics in the window, ordered by
     /// (products, topics).
     pub async fn tag_counts(&self, query: &ReportQuery) -> Result<Vec<TagCount>, StoreError> {
+        if super::rollups::serves(query) {
+            return self.rollup_tag_counts(query).await;
+        }
+        self.scan_tag_counts(query).await
+    }
+
+    /// `tag_counts` read from the messages themselves.
+    pub(crate) async fn scan_tag_counts(
+        &self,
+        query: &ReportQuery,
+    ) -> Result<Vec<TagCount>, StoreError> {
         let mut counts: std::collections::BTreeMap<(String, String), i64> = Default::default();
         for (branch, _) in category_branches() {
             let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
@@ -442,6 +474,17 @@ impl Store {
 
     /// Inbound counts per 15-minute bucket of the window: (bucket start, count).
     pub async fn inbound_buckets(
+        &self,
+        query: &ReportQuery,
+    ) -> Result<Vec<(i64, i64)>, StoreError> {
+        if super::rollups::serves(query) {
+            return self.rollup_inbound_buckets(query).await;
+        }
+        self.scan_inbound_buckets(query).await
+    }
+
+    /// `inbound_buckets` read from the messages themselves.
+    pub(crate) async fn scan_inbound_buckets(
         &self,
         query: &ReportQuery,
     ) -> Result<Vec<(i64, i64)>, StoreError> {
@@ -508,18 +551,54 @@ impl Store {
         })
     }
 
-    /// Inbound praise messages of the window (success-story candidates).
+    /// The success-story candidates of the window: the inbound praise messages with the
+    /// highest `story_score`, a few more than the engine lists. The scores are ranked from
+    /// one narrow aggregate over the praise index, and only the winners' rows are read.
     pub async fn praise_messages(
         &self,
         query: &ReportQuery,
     ) -> Result<Vec<PraiseMessage>, StoreError> {
+        const CANDIDATES: usize = 4 * crate::kpi::highlights::STORIES;
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT id, author, platform, text, url, compound, engagement, created_at FROM messages WHERE direction = 'inbound' AND category = 'praise' AND created_at >= ",
+            "SELECT group_concat(id || ':' || coalesce(compound, 0) || ':' || coalesce(engagement, 0) || ':' || created_at, ',') FROM messages WHERE direction = 'inbound' AND category = 'praise' AND created_at >= ",
         );
         q.push_bind(query.start)
             .push(" AND created_at < ")
             .push_bind(query.end);
         push_filters(&mut q, query);
+        let all: Option<String> = q
+            .build()
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| self.map_err(e))?
+            .get(0);
+        let mut ranked: Vec<(f64, i64, i64)> = all
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .filter_map(|p| {
+                let mut f = p.split(':');
+                let id: i64 = f.next()?.parse().ok()?;
+                let compound: f64 = f.next()?.parse().ok()?;
+                let engagement: i64 = f.next()?.parse().ok()?;
+                let created_at: i64 = f.next()?.parse().ok()?;
+                let score = crate::kpi::highlights::score_of(compound, engagement);
+                Some((score, created_at, id))
+            })
+            .collect();
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        ranked.truncate(CANDIDATES);
+        if ranked.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT id, author, platform, text, url, compound, engagement, created_at FROM messages WHERE id IN (",
+        );
+        let mut sep = q.separated(", ");
+        for (_, _, id) in &ranked {
+            sep.push_bind(*id);
+        }
+        q.push(")");
         let mut out = Vec::new();
         let mut rows = q.build().fetch(&self.pool);
         while let Some(r) = rows.try_next().await.map_err(|e| self.map_err(e))? {

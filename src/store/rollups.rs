@@ -1,0 +1,452 @@
+//! The rollup tables (`rollup_volume`, `rollup_tags`): message counts and sentiment sums per
+//! 15-minute bucket, brand, platform, direction and category, and the product/topic mix of
+//! inbound messages, added to in the ingest transaction and rebuilt from `messages` after a
+//! reclassification. Reports read them instead of the messages when the window is whole
+//! buckets and no product filter applies.
+
+use std::collections::HashMap;
+
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+
+use super::{join_names, Store, StoreError};
+use crate::kpi::inputs::{TagCount, BUCKET_S};
+use crate::model::{Category, Direction, MessageAggregate, Platform, ReportQuery};
+
+use super::ingest::ClassifiedMessage;
+
+/// Rows per rollup upsert (10 values each).
+const ROWS_PER_UPSERT: usize = 2000;
+
+/// The bucket of an instant, as the migration's SQL computes it (`created_at / 900 * 900`).
+pub(crate) fn bucket_of(t: i64) -> i64 {
+    t / BUCKET_S * BUCKET_S
+}
+
+/// The sums of one rollup row.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sums {
+    n: i64,
+    compound: f64,
+    positive: i64,
+    neutral: i64,
+    negative: i64,
+}
+
+/// Adds freshly inserted messages of one platform to the rollups.
+pub(crate) async fn add_messages(
+    conn: &mut SqliteConnection,
+    platform: Platform,
+    fresh: &[ClassifiedMessage],
+) -> Result<(), sqlx::Error> {
+    let mut volume: HashMap<(i64, &str, Direction, Category), Sums> = HashMap::new();
+    let mut tags: HashMap<(i64, &str, String, String), i64> = HashMap::new();
+    for m in fresh {
+        let n = &m.message;
+        let c = &m.classification;
+        let bucket = bucket_of(n.created_at.timestamp());
+        let s = volume
+            .entry((bucket, n.brand.as_str(), n.direction, c.category))
+            .or_default();
+        let compound = c.sentiment.compound;
+        s.n += 1;
+        s.compound += compound;
+        if compound >= 0.05 {
+            s.positive += 1;
+        } else if compound <= -0.05 {
+            s.negative += 1;
+        } else {
+            s.neutral += 1;
+        }
+        if n.direction == Direction::Inbound && (!c.products.is_empty() || !c.topics.is_empty()) {
+            *tags
+                .entry((
+                    bucket,
+                    n.brand.as_str(),
+                    join_names(&c.products),
+                    join_names(&c.topics),
+                ))
+                .or_insert(0) += 1;
+        }
+    }
+    let mut volume: Vec<_> = volume.into_iter().collect();
+    volume.sort_by(|a, b| {
+        (a.0 .0, a.0 .1, a.0 .2.as_str(), a.0 .3.as_str()).cmp(&(
+            b.0 .0,
+            b.0 .1,
+            b.0 .2.as_str(),
+            b.0 .3.as_str(),
+        ))
+    });
+    for chunk in volume.chunks(ROWS_PER_UPSERT) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO rollup_volume (bucket, brand, platform, direction, category, n, compound_sum, positive, neutral, negative) ",
+        );
+        q.push_values(chunk, |mut b, ((bucket, brand, direction, category), s)| {
+            b.push_bind(*bucket)
+                .push_bind(*brand)
+                .push_bind(platform.as_str())
+                .push_bind(direction.as_str())
+                .push_bind(category.as_str())
+                .push_bind(s.n)
+                .push_bind(s.compound)
+                .push_bind(s.positive)
+                .push_bind(s.neutral)
+                .push_bind(s.negative);
+        });
+        q.push(" ON CONFLICT DO UPDATE SET n = n + excluded.n, compound_sum = compound_sum + excluded.compound_sum, positive = positive + excluded.positive, neutral = neutral + excluded.neutral, negative = negative + excluded.negative");
+        q.build().execute(&mut *conn).await?;
+    }
+    let mut tags: Vec<_> = tags.into_iter().collect();
+    tags.sort();
+    for chunk in tags.chunks(ROWS_PER_UPSERT) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO rollup_tags (bucket, brand, platform, products, topics, n) ",
+        );
+        q.push_values(chunk, |mut b, ((bucket, brand, products, topics), n)| {
+            b.push_bind(*bucket)
+                .push_bind(*brand)
+                .push_bind(platform.as_str())
+                .push_bind(products.as_str())
+                .push_bind(topics.as_str())
+                .push_bind(*n);
+        });
+        q.push(" ON CONFLICT DO UPDATE SET n = n + excluded.n");
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Recomputes both rollups from the stored messages (after their labels changed).
+pub(crate) async fn rebuild(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+    for sql in [
+        "DELETE FROM rollup_volume",
+        "DELETE FROM rollup_tags",
+        "INSERT INTO rollup_volume SELECT created_at / 900 * 900, brand, platform, direction, coalesce(category, ''), count(*), total(compound), coalesce(sum(compound >= 0.05), 0), coalesce(sum(compound > -0.05 AND compound < 0.05), 0), coalesce(sum(compound <= -0.05), 0) FROM messages GROUP BY 1, 2, 3, 4, 5",
+        "INSERT INTO rollup_tags SELECT created_at / 900 * 900, brand, platform, products, topics, count(*) FROM messages WHERE direction = 'inbound' AND (products <> ',' OR topics <> ',') GROUP BY 1, 2, 3, 4, 5",
+    ] {
+        sqlx::query(sql).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Whether the rollups can answer `query`: its window is whole buckets and it has no product
+/// filter (products are not a rollup dimension of the volumes).
+pub(crate) fn serves(query: &ReportQuery) -> bool {
+    query.product.is_none() && query.start % BUCKET_S == 0 && query.end % BUCKET_S == 0
+}
+
+fn push_window(q: &mut QueryBuilder<'_, Sqlite>, query: &ReportQuery) {
+    q.push(" WHERE bucket >= ")
+        .push_bind(query.start)
+        .push(" AND bucket < ")
+        .push_bind(query.end);
+    if let Some(b) = &query.brand {
+        q.push(" AND brand = ").push_bind(b.clone());
+    }
+    if let Some(p) = query.platform {
+        q.push(" AND platform = ").push_bind(p.as_str());
+    }
+}
+
+impl Store {
+    /// `message_aggregates` from `rollup_volume` (the caller checked `serves`).
+    pub(crate) async fn rollup_aggregates(
+        &self,
+        query: &ReportQuery,
+    ) -> Result<Vec<MessageAggregate>, StoreError> {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT platform, direction, category, sum(n), total(compound_sum), sum(positive), sum(neutral), sum(negative) FROM rollup_volume",
+        );
+        push_window(&mut q, query);
+        q.push(" GROUP BY platform, direction, category");
+        let mut out = Vec::new();
+        for row in q
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.map_err(e))?
+        {
+            let platform: String = row.get(0);
+            let direction: String = row.get(1);
+            let category: String = row.get(2);
+            out.push(MessageAggregate {
+                platform: platform
+                    .parse()
+                    .map_err(|e| StoreError::Corrupt(format!("{e}")))?,
+                direction: direction
+                    .parse()
+                    .map_err(|e| StoreError::Corrupt(format!("{e}")))?,
+                category: category.parse().ok(),
+                count: row.get(3),
+                compound_sum: row.get(4),
+                positive: row.get(5),
+                neutral: row.get(6),
+                negative: row.get(7),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Inbound counts per 15-minute bucket from `rollup_volume` (the caller checked `serves`).
+    pub(crate) async fn rollup_inbound_buckets(
+        &self,
+        query: &ReportQuery,
+    ) -> Result<Vec<(i64, i64)>, StoreError> {
+        let mut q: QueryBuilder<Sqlite> =
+            QueryBuilder::new("SELECT bucket, sum(n) FROM rollup_volume");
+        push_window(&mut q, query);
+        q.push(" AND direction = 'inbound' GROUP BY bucket");
+        Ok(q.build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.map_err(e))?
+            .iter()
+            .map(|r| (r.get::<i64, _>(0), r.get::<i64, _>(1)))
+            .collect())
+    }
+
+    /// Inbound counts per (products, topics) from `rollup_tags` (the caller checked `serves`).
+    pub(crate) async fn rollup_tag_counts(
+        &self,
+        query: &ReportQuery,
+    ) -> Result<Vec<TagCount>, StoreError> {
+        let mut q: QueryBuilder<Sqlite> =
+            QueryBuilder::new("SELECT products, topics, sum(n) FROM rollup_tags");
+        push_window(&mut q, query);
+        q.push(" GROUP BY products, topics ORDER BY products, topics");
+        Ok(q.build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.map_err(e))?
+            .iter()
+            .map(|r| TagCount {
+                products: super::split_names(r.get::<&str, _>(0)),
+                topics: super::split_names(r.get::<&str, _>(1)),
+                count: r.get(2),
+            })
+            .collect())
+    }
+
+    /// Recomputes the rollups from the stored messages.
+    pub async fn rebuild_rollups(&self) -> Result<(), StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| self.map_err(e))?;
+        rebuild(&mut tx).await.map_err(|e| self.map_err(e))?;
+        tx.commit().await.map_err(|e| self.map_err(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+    use crate::model::{Classification, NewMessage, Sentiment};
+    use crate::store::IngestRules;
+
+    const T0: i64 = 1_795_392_000; // 2026-11-22 00:00 UTC
+
+    /// Messages spread over two days, three brands, two platforms, both directions, every
+    /// category, with products and topics, in batches that add to the same buckets.
+    fn messages(n: usize) -> Vec<ClassifiedMessage> {
+        let cats = [
+            Category::Complaint,
+            Category::Inquiry,
+            Category::Praise,
+            Category::Other,
+        ];
+        (0..n)
+            .map(|i| {
+                let platform = if i % 3 == 0 {
+                    Platform::Facebook
+                } else {
+                    Platform::X
+                };
+                let direction = if i % 4 == 3 {
+                    Direction::Outbound
+                } else {
+                    Direction::Inbound
+                };
+                let compound = ((i * 37) % 200) as f64 / 100.0 - 1.0;
+                let message = NewMessage {
+                    platform,
+                    external_id: format!("m{i}"),
+                    brand: ["Acme", "Globex", "Initech"][i % 3].to_string(),
+                    author: format!("user{}", i % 17),
+                    direction,
+                    created_at: Utc
+                        .timestamp_opt(T0 + (i as i64 * 613) % (2 * 86400), 0)
+                        .single()
+                        .unwrap_or_default(),
+                    text: format!("text {i}"),
+                    reply_to: None,
+                    conversation_ref: Some(format!("c{}", i / 3)),
+                    url: None,
+                    engagement: None,
+                    customer: Some(format!("user{}", i % 17)),
+                };
+                ClassifiedMessage {
+                    message,
+                    classification: Classification {
+                        sentiment: Sentiment {
+                            compound,
+                            pos: 0.0,
+                            neu: 1.0,
+                            neg: 0.0,
+                        },
+                        category: cats[i % 4],
+                        confidence: 0.9,
+                        complaint_score: 0.5,
+                        products: match i % 5 {
+                            0 => vec!["kettle".into()],
+                            1 => vec!["kettle".into(), "toaster".into()],
+                            _ => vec![],
+                        },
+                        topics: if i % 7 == 0 {
+                            vec!["delivery".into()]
+                        } else {
+                            vec![]
+                        },
+                    },
+                    redirect: false,
+                    classifier_version: "test".into(),
+                }
+            })
+            .collect()
+    }
+
+    async fn filled() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("r.db")).await.expect("open");
+        let all = messages(900);
+        // Three batches, so later ones add to buckets the earlier ones created.
+        for part in all.chunks(300) {
+            store
+                .ingest(part.to_vec(), None, &IngestRules::default(), T0)
+                .await
+                .expect("ingest");
+        }
+        (dir, store)
+    }
+
+    fn queries() -> Vec<ReportQuery> {
+        let q = |start: i64, end: i64, brand: Option<&str>, platform: Option<Platform>| {
+            ReportQuery {
+                start,
+                end,
+                brand: brand.map(str::to_string),
+                platform,
+                product: None,
+            }
+        };
+        vec![
+            q(T0, T0 + 86400, None, None),
+            q(T0 + 86400, T0 + 2 * 86400, None, None),
+            q(T0 - 86400, T0 + 3 * 86400, None, None),
+            q(T0 + 3600, T0 + 5400, Some("Globex"), None),
+            q(T0, T0 + 2 * 86400, None, Some(Platform::Facebook)),
+            q(T0, T0 + 2 * 86400, Some("Acme"), Some(Platform::X)),
+            q(T0 + 5 * 86400, T0 + 6 * 86400, None, None),
+        ]
+    }
+
+    fn assert_same(a: &[MessageAggregate], b: &[MessageAggregate]) {
+        assert_eq!(a.len(), b.len(), "{a:?}\n{b:?}");
+        for (x, y) in a.iter().zip(b) {
+            assert_eq!(
+                (x.platform, x.direction, x.category, x.count),
+                (y.platform, y.direction, y.category, y.count)
+            );
+            assert_eq!(
+                (x.positive, x.neutral, x.negative),
+                (y.positive, y.neutral, y.negative)
+            );
+            assert!((x.compound_sum - y.compound_sum).abs() < 1e-9, "{x:?} {y:?}");
+        }
+    }
+
+    async fn check_against_scan(store: &Store) {
+        let mut nonempty = 0;
+        for q in queries() {
+            assert!(serves(&q));
+            let mut rolled = store.rollup_aggregates(&q).await.expect("rollup");
+            let mut scanned = store.scan_message_aggregates(&q).await.expect("scan");
+            let key = |m: &MessageAggregate| {
+                (
+                    m.platform.as_str(),
+                    m.direction.as_str(),
+                    m.category.map(|c| c.as_str()),
+                )
+            };
+            rolled.sort_by(|a, b| key(a).cmp(&key(b)));
+            scanned.sort_by(|a, b| key(a).cmp(&key(b)));
+            assert_same(&rolled, &scanned);
+            nonempty += usize::from(!rolled.is_empty());
+            assert_eq!(
+                store.rollup_tag_counts(&q).await.expect("tags"),
+                store.scan_tag_counts(&q).await.expect("tags")
+            );
+            assert_eq!(
+                store.rollup_inbound_buckets(&q).await.expect("buckets"),
+                store.scan_inbound_buckets(&q).await.expect("buckets")
+            );
+        }
+        assert!(nonempty >= 5, "the windows hold data");
+    }
+
+    #[tokio::test]
+    async fn rollups_kept_at_ingest_equal_a_scan_of_the_messages() {
+        let (_dir, store) = filled().await;
+        check_against_scan(&store).await;
+        // Re-ingesting the same messages stores nothing and adds nothing.
+        store
+            .ingest(messages(900), None, &IngestRules::default(), T0)
+            .await
+            .expect("again");
+        check_against_scan(&store).await;
+    }
+
+    #[tokio::test]
+    async fn rebuilt_rollups_equal_the_incremental_ones() {
+        let (_dir, store) = filled().await;
+        let q = &queries()[2];
+        let before = store.rollup_aggregates(q).await.expect("before");
+        let tags = store.rollup_tag_counts(q).await.expect("tags");
+        store.rebuild_rollups().await.expect("rebuild");
+        let mut after = store.rollup_aggregates(q).await.expect("after");
+        let mut before = before;
+        let key = |m: &MessageAggregate| {
+            (
+                m.platform.as_str(),
+                m.direction.as_str(),
+                m.category.map(|c| c.as_str()),
+            )
+        };
+        before.sort_by(|a, b| key(a).cmp(&key(b)));
+        after.sort_by(|a, b| key(a).cmp(&key(b)));
+        assert_same(&before, &after);
+        assert_eq!(tags, store.rollup_tag_counts(q).await.expect("tags"));
+        assert_eq!(before.iter().map(|m| m.count).sum::<i64>(), 900);
+    }
+
+    #[test]
+    fn only_whole_buckets_without_a_product_filter_are_served() {
+        let q = ReportQuery {
+            start: T0,
+            end: T0 + 900,
+            ..ReportQuery::default()
+        };
+        assert!(serves(&q));
+        assert!(!serves(&ReportQuery {
+            start: T0 + 1,
+            ..q.clone()
+        }));
+        assert!(!serves(&ReportQuery {
+            product: Some("kettle".into()),
+            ..q
+        }));
+    }
+}
