@@ -47,3 +47,23 @@ GROUP BY 1, 2, 3, 4, 5;
 -- The backlog (actionable conversations whose customer waits) from the index alone.
 CREATE INDEX conversations_backlog ON conversations (waiting_since, brand, platform, products)
     WHERE waiting_since IS NOT NULL AND actionable = 1;
+
+-- Loyalty: authors of inbound praise or helpful-looking replies (a reply with compound >= 0.05),
+-- with how many they wrote and the last one's instant. Loyalists need at least two in the
+-- window, so only authors with n >= 2 active since the window's start are counted exactly,
+-- from the two per-author indexes below.
+CREATE TABLE author_activity (
+    author  TEXT    PRIMARY KEY,
+    n       INTEGER NOT NULL,
+    last_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX author_activity_repeat ON author_activity (last_at) WHERE n >= 2;
+INSERT INTO author_activity
+SELECT author, count(*), max(created_at)
+FROM messages
+WHERE direction = 'inbound' AND (category = 'praise' OR (reply_to IS NOT NULL AND compound >= 0.05))
+GROUP BY author;
+CREATE INDEX messages_praise_by_author ON messages (author, created_at, platform, brand, products)
+    WHERE direction = 'inbound' AND category = 'praise';
+CREATE INDEX messages_helpful_by_author ON messages (author, created_at, platform, conversation_id, brand, products)
+    WHERE direction = 'inbound' AND reply_to IS NOT NULL AND compound >= 0.05;

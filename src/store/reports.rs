@@ -638,14 +638,18 @@ impl Store {
     /// Authors with >= 3 praise messages or >= 2 helpful replies (compound >= 0.05, in another
     /// customer's conversation) in `[query.start, query.end)`.
     pub async fn loyalty(&self, query: &ReportQuery) -> Result<Vec<AuthorActivity>, StoreError> {
+        // Only authors with two or more such messages, the last since the window's start,
+        // can qualify (`author_activity`); each is counted exactly from the per-author indexes.
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT author, min(platform), sum(p), sum(h) FROM (SELECT m.author AS author, m.platform AS platform, 1 AS p, 0 AS h FROM messages m WHERE m.direction = 'inbound' AND m.category = 'praise' AND m.created_at >= ",
+            "WITH candidates(author) AS (SELECT author FROM author_activity WHERE n >= 2 AND last_at >= ",
         );
+        q.push_bind(query.start)
+            .push(") SELECT author, min(platform), sum(p), sum(h) FROM (SELECT m.author AS author, m.platform AS platform, 1 AS p, 0 AS h FROM candidates k JOIN messages m INDEXED BY messages_praise_by_author ON m.author = k.author WHERE m.direction = 'inbound' AND m.category = 'praise' AND m.created_at >= ");
         q.push_bind(query.start)
             .push(" AND m.created_at < ")
             .push_bind(query.end);
         push_filters_on(&mut q, query, "m.");
-        q.push(" UNION ALL SELECT m.author, m.platform, 0, 1 FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE m.direction = 'inbound' AND m.reply_to IS NOT NULL AND m.compound >= 0.05 AND m.author <> c.customer AND m.created_at >= ")
+        q.push(" UNION ALL SELECT m.author, m.platform, 0, 1 FROM candidates k JOIN messages m INDEXED BY messages_helpful_by_author ON m.author = k.author JOIN conversations c ON c.id = m.conversation_id WHERE m.direction = 'inbound' AND m.reply_to IS NOT NULL AND m.compound >= 0.05 AND m.author <> c.customer AND m.created_at >= ")
             .push_bind(query.start)
             .push(" AND m.created_at < ")
             .push_bind(query.end);

@@ -1,6 +1,7 @@
-//! The rollup tables (`rollup_volume`, `rollup_tags`): message counts and sentiment sums per
-//! 15-minute bucket, brand, platform, direction and category, and the product/topic mix of
-//! inbound messages, added to in the ingest transaction and rebuilt from `messages` after a
+//! The rollup tables (`rollup_volume`, `rollup_tags`, `author_activity`): message counts and
+//! sentiment sums per 15-minute bucket, brand, platform, direction and category, the
+//! product/topic mix of inbound messages, and who writes praise or helpful replies (the
+//! loyalty candidates), added to in the ingest transaction and rebuilt from `messages` after a
 //! reclassification. Reports read them instead of the messages when the window is whole
 //! buckets and no product filter applies.
 
@@ -68,6 +69,29 @@ pub(crate) async fn add_messages(
                 .or_insert(0) += 1;
         }
     }
+    let mut authors: HashMap<&str, (i64, i64)> = HashMap::new();
+    for m in fresh {
+        let n = &m.message;
+        let c = &m.classification;
+        let active = c.category == Category::Praise
+            || (n.reply_to.is_some() && c.sentiment.compound >= 0.05);
+        if n.direction == Direction::Inbound && active {
+            let e = authors.entry(n.author.as_str()).or_insert((0, i64::MIN));
+            e.0 += 1;
+            e.1 = e.1.max(n.created_at.timestamp());
+        }
+    }
+    let mut authors: Vec<_> = authors.into_iter().collect();
+    authors.sort();
+    for chunk in authors.chunks(ROWS_PER_UPSERT) {
+        let mut q: QueryBuilder<Sqlite> =
+            QueryBuilder::new("INSERT INTO author_activity (author, n, last_at) ");
+        q.push_values(chunk, |mut b, (author, (n, last_at))| {
+            b.push_bind(*author).push_bind(*n).push_bind(*last_at);
+        });
+        q.push(" ON CONFLICT DO UPDATE SET n = n + excluded.n, last_at = max(last_at, excluded.last_at)");
+        q.build().execute(&mut *conn).await?;
+    }
     let mut volume: Vec<_> = volume.into_iter().collect();
     volume.sort_by(|a, b| {
         (a.0 .0, a.0 .1, a.0 .2.as_str(), a.0 .3.as_str()).cmp(&(
@@ -116,11 +140,13 @@ pub(crate) async fn add_messages(
     Ok(())
 }
 
-/// Recomputes both rollups from the stored messages (after their labels changed).
+/// Recomputes the rollups from the stored messages (after their labels changed).
 pub(crate) async fn rebuild(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
     for sql in [
         "DELETE FROM rollup_volume",
         "DELETE FROM rollup_tags",
+        "DELETE FROM author_activity",
+        "INSERT INTO author_activity SELECT author, count(*), max(created_at) FROM messages WHERE direction = 'inbound' AND (category = 'praise' OR (reply_to IS NOT NULL AND compound >= 0.05)) GROUP BY author",
         "INSERT INTO rollup_volume SELECT created_at / 900 * 900, brand, platform, direction, coalesce(category, ''), count(*), total(compound), coalesce(sum(compound >= 0.05), 0), coalesce(sum(compound > -0.05 AND compound < 0.05), 0), coalesce(sum(compound <= -0.05), 0) FROM messages GROUP BY 1, 2, 3, 4, 5",
         "INSERT INTO rollup_tags SELECT created_at / 900 * 900, brand, platform, products, topics, count(*) FROM messages WHERE direction = 'inbound' AND (products <> ',' OR topics <> ',') GROUP BY 1, 2, 3, 4, 5",
     ] {
@@ -275,15 +301,19 @@ mod tests {
                     platform,
                     external_id: format!("m{i}"),
                     brand: ["Acme", "Globex", "Initech"][i % 3].to_string(),
-                    author: format!("user{}", i % 17),
+                    author: if i % 6 == 5 {
+                        format!("fan{}", i % 5)
+                    } else {
+                        format!("user{}", i % 17)
+                    },
                     direction,
                     created_at: Utc
                         .timestamp_opt(T0 + (i as i64 * 613) % (2 * 86400), 0)
                         .single()
                         .unwrap_or_default(),
                     text: format!("text {i}"),
-                    reply_to: None,
-                    conversation_ref: Some(format!("c{}", i / 3)),
+                    reply_to: (i % 6 == 5).then(|| format!("m{}", i - 3)),
+                    conversation_ref: (i % 6 != 5).then(|| format!("c{}", i / 3)),
                     url: None,
                     engagement: None,
                     customer: Some(format!("user{}", i % 17)),
@@ -333,15 +363,14 @@ mod tests {
     }
 
     fn queries() -> Vec<ReportQuery> {
-        let q = |start: i64, end: i64, brand: Option<&str>, platform: Option<Platform>| {
-            ReportQuery {
+        let q =
+            |start: i64, end: i64, brand: Option<&str>, platform: Option<Platform>| ReportQuery {
                 start,
                 end,
                 brand: brand.map(str::to_string),
                 platform,
                 product: None,
-            }
-        };
+            };
         vec![
             q(T0, T0 + 86400, None, None),
             q(T0 + 86400, T0 + 2 * 86400, None, None),
@@ -364,7 +393,10 @@ mod tests {
                 (x.positive, x.neutral, x.negative),
                 (y.positive, y.neutral, y.negative)
             );
-            assert!((x.compound_sum - y.compound_sum).abs() < 1e-9, "{x:?} {y:?}");
+            assert!(
+                (x.compound_sum - y.compound_sum).abs() < 1e-9,
+                "{x:?} {y:?}"
+            );
         }
     }
 
@@ -430,6 +462,47 @@ mod tests {
         assert_same(&before, &after);
         assert_eq!(tags, store.rollup_tag_counts(q).await.expect("tags"));
         assert_eq!(before.iter().map(|m| m.count).sum::<i64>(), 900);
+    }
+
+    /// Loyalty counted over every praise and helpful reply of the window (no candidates).
+    async fn loyalty_by_full_scan(store: &Store, q: &ReportQuery) -> Vec<(String, i64, i64)> {
+        let mut rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT author, sum(p), sum(h) FROM (SELECT m.author AS author, 1 AS p, 0 AS h FROM messages m WHERE m.direction = 'inbound' AND m.category = 'praise' AND m.created_at >= ?1 AND m.created_at < ?2 UNION ALL SELECT m.author, 0, 1 FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE m.direction = 'inbound' AND m.reply_to IS NOT NULL AND m.compound >= 0.05 AND m.author <> c.customer AND m.created_at >= ?1 AND m.created_at < ?2) GROUP BY author HAVING sum(p) >= 3 OR sum(h) >= 2",
+        )
+        .bind(q.start)
+        .bind(q.end)
+        .fetch_all(&store.pool)
+        .await
+        .expect("scan");
+        rows.sort();
+        rows
+    }
+
+    #[tokio::test]
+    async fn loyalty_from_candidates_equals_a_full_scan() {
+        let (_dir, store) = filled().await;
+        let (mut loyal, mut helpful) = (0, 0);
+        for q in queries()
+            .into_iter()
+            .filter(|q| q.brand.is_none() && q.platform.is_none())
+        {
+            let mut got: Vec<(String, i64, i64)> = store
+                .loyalty(&q)
+                .await
+                .expect("loyalty")
+                .into_iter()
+                .map(|a| (a.author, a.praise, a.helpful))
+                .collect();
+            got.sort();
+            let want = loyalty_by_full_scan(&store, &q).await;
+            assert_eq!(got, want, "window {q:?}");
+            loyal += want.len();
+            helpful += want.iter().filter(|w| w.2 > 0).count();
+        }
+        assert!(
+            loyal > 0 && helpful > 0,
+            "authors qualify by praise and by help"
+        );
     }
 
     #[test]
