@@ -11,10 +11,17 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = carepulse::cli::Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    // The bot idles for days: a small runtime and allocator. Batch commands (import, classify)
+    // keep the defaults, sized for throughput.
+    if matches!(cli.command, None | Some(carepulse::cli::Cmd::Run)) {
+        use carepulse::app::memory;
+        memory::tune_for_bot();
+        builder
+            .worker_threads(memory::BOT_WORKER_THREADS)
+            .max_blocking_threads(memory::BOT_MAX_BLOCKING_THREADS);
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

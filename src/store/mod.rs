@@ -41,6 +41,14 @@ pub enum StoreError {
 /// How long a writer waits for another one before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Connections of the pool: SQLite has one writer at a time and carepulse runs no query
+/// concurrently within a task, so two serve the bot's tasks; each costs a thread, a page cache
+/// and a statement cache.
+pub const MAX_CONNECTIONS: u32 = 2;
+
+/// Prepared statements kept per connection.
+pub const STATEMENT_CACHE: usize = 32;
+
 /// The SQLite store.
 #[derive(Clone)]
 pub struct Store {
@@ -76,9 +84,12 @@ impl Store {
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true)
             .pragma("cache_size", "-32000")
-            .pragma("temp_store", "memory");
+            .pragma("temp_store", "memory")
+            // Each connection keeps its prepared statements (a batch insert of another size is
+            // another statement, some 100 KB each): bounded, so an idle bot stays small.
+            .statement_cache_capacity(STATEMENT_CACHE);
         let pool = SqlitePoolOptions::new()
-            .max_connections(4)
+            .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(BUSY_TIMEOUT + Duration::from_secs(5))
             .connect_with(options)
             .await
