@@ -301,7 +301,7 @@ async fn ingest_platform(
             .push_bind(t_min.saturating_sub(gap));
         q.push(" AND started_at <= ")
             .push_bind(t_max.saturating_add(gap));
-        for row in q.build().fetch_all(&mut *conn).await? {
+        for row in q.build().persistent(false).fetch_all(&mut *conn).await? {
             let id: i64 = row.get(0);
             if !linked.contains(&id) {
                 linked.insert(id);
@@ -343,7 +343,7 @@ async fn ingest_platform(
             sep.push_bind(*id);
         }
         q.push(")");
-        for row in q.build().fetch_all(&mut *conn).await? {
+        for row in q.build().persistent(false).fetch_all(&mut *conn).await? {
             marks.insert(row.get(0), row.get(1));
             gap_keys.insert(row.get(0), row.get(2));
         }
@@ -412,7 +412,7 @@ async fn ingest_platform(
                 .push_bind(m.classifier_version.as_str())
                 .push_bind(now);
         });
-        q.build().execute(&mut *conn).await?;
+        q.build().persistent(false).execute(&mut *conn).await?;
     }
     super::rollups::add_messages(conn, platform, &fresh).await?;
 
@@ -483,7 +483,7 @@ async fn lookup_pairs(
         if group_by_key {
             q.push(format!(" GROUP BY {key}"));
         }
-        for row in q.build().fetch_all(&mut *conn).await? {
+        for row in q.build().persistent(false).fetch_all(&mut *conn).await? {
             out.push((row.get(0), row.get(1)));
         }
     }
@@ -504,7 +504,7 @@ async fn load_spans_by_id(
             sep.push_bind(*id);
         }
         q.push(")");
-        for row in q.build().fetch_all(&mut *conn).await? {
+        for row in q.build().persistent(false).fetch_all(&mut *conn).await? {
             out.push(ConversationSpan {
                 id: row.get(0),
                 gap_key: row.get(1),
@@ -534,7 +534,7 @@ pub(crate) async fn recompute(
         }
         q.push(")");
         let mut groups: HashMap<i64, Vec<FactMessage>> = HashMap::new();
-        for row in q.build().fetch_all(&mut *conn).await? {
+        for row in q.build().persistent(false).fetch_all(&mut *conn).await? {
             let platform: String = row.get(2);
             let direction: String = row.get(6);
             let category: Option<String> = row.get(9);
@@ -628,7 +628,7 @@ async fn write_facts(
         q.push(
             " ON CONFLICT (id) DO UPDATE SET platform = excluded.platform, brand = excluded.brand, customer = excluded.customer, gap_key = excluded.gap_key, started_at = excluded.started_at, first_inbound_at = excluded.first_inbound_at, first_inbound_url = excluded.first_inbound_url, first_response_at = excluded.first_response_at, last_message_at = excluded.last_message_at, last_inbound_at = excluded.last_inbound_at, last_outbound_at = excluded.last_outbound_at, waiting_since = excluded.waiting_since, inbound_count = excluded.inbound_count, outbound_count = excluded.outbound_count, replies = excluded.replies, reopen_count = excluded.reopen_count, thanks_resolved_at = excluded.thanks_resolved_at, marked_resolved_at = excluded.marked_resolved_at, actionable = excluded.actionable, category = excluded.category, opening_compound = excluded.opening_compound, closing_compound = excluded.closing_compound, closing_after_reply = excluded.closing_after_reply, redirected = excluded.redirected, products = excluded.products, topics = excluded.topics, reply_waits = excluded.reply_waits",
         );
-        q.build().execute(&mut *conn).await?;
+        q.build().persistent(false).execute(&mut *conn).await?;
     }
     Ok(())
 }

@@ -90,7 +90,7 @@ pub(crate) async fn add_messages(
             b.push_bind(*author).push_bind(*n).push_bind(*last_at);
         });
         q.push(" ON CONFLICT DO UPDATE SET n = n + excluded.n, last_at = max(last_at, excluded.last_at)");
-        q.build().execute(&mut *conn).await?;
+        q.build().persistent(false).execute(&mut *conn).await?;
     }
     let mut volume: Vec<_> = volume.into_iter().collect();
     volume.sort_by(|a, b| {
@@ -118,7 +118,7 @@ pub(crate) async fn add_messages(
                 .push_bind(s.negative);
         });
         q.push(" ON CONFLICT DO UPDATE SET n = n + excluded.n, compound_sum = compound_sum + excluded.compound_sum, positive = positive + excluded.positive, neutral = neutral + excluded.neutral, negative = negative + excluded.negative");
-        q.build().execute(&mut *conn).await?;
+        q.build().persistent(false).execute(&mut *conn).await?;
     }
     let mut tags: Vec<_> = tags.into_iter().collect();
     tags.sort();
@@ -135,7 +135,7 @@ pub(crate) async fn add_messages(
                 .push_bind(*n);
         });
         q.push(" ON CONFLICT DO UPDATE SET n = n + excluded.n");
-        q.build().execute(&mut *conn).await?;
+        q.build().persistent(false).execute(&mut *conn).await?;
     }
     Ok(())
 }
