@@ -69,6 +69,17 @@ pub trait FeatureSink {
     fn one(&mut self, i: u32);
     /// A dense feature with its value.
     fn dense(&mut self, i: u32, v: f32);
+    /// The character n-gram features of one token (`hash` is `fnv1a(1, token)`): `grams`
+    /// feeds them to `one`, always the same ones for the same token, so a sink may memoise
+    /// what they add up to per token instead of running `grams`.
+    #[inline]
+    fn token_grams(&mut self, token: &str, hash: u64, grams: impl FnOnce(&mut Self))
+    where
+        Self: Sized,
+    {
+        let _ = (token, hash);
+        grams(self);
+    }
 }
 
 /// Collects the features into a `FeatureVec` (idx and val in order).
@@ -428,6 +439,8 @@ static WORD_TABLE: LazyLock<WordTable> = LazyLock::new(WordTable::build);
 pub struct Scratch {
     lower: String,
     tokens: Tokens,
+    /// `fnv1a(1, token)` of each token.
+    hashes: Vec<u64>,
     word: Vec<u8>,
     thanks_cue: bool,
 }
@@ -515,8 +528,10 @@ pub fn extract_into(
         n_tokens
     });
     let mut prev = fnv1a(2, b"<s>");
+    scratch.hashes.clear();
     for (i, t) in tokens.iter().enumerate() {
         let h = fnv1a(1, t.as_bytes());
+        scratch.hashes.push(h);
         out.one(bucket(h));
         if cfg.word_bigrams {
             out.one(bucket(mix(prev, h)));
@@ -552,24 +567,23 @@ pub fn extract_into(
             })
             .sum();
         out.ones_block(count);
-        let mut pushed = 0usize;
-        for t in tokens.iter() {
-            scratch.word.clear();
-            scratch.word.push(b' ');
-            scratch.word.extend_from_slice(t.as_bytes());
-            scratch.word.push(b' ');
-            let w = &scratch.word;
-            for n in usize::from(cfg.char_min)..=usize::from(cfg.char_max) {
-                if w.len() < n {
-                    break;
+        let word = &mut scratch.word;
+        for (t, &h) in tokens.iter().zip(&scratch.hashes) {
+            out.token_grams(t, h, |out| {
+                word.clear();
+                word.push(b' ');
+                word.extend_from_slice(t.as_bytes());
+                word.push(b' ');
+                for n in lo..=hi {
+                    if word.len() < n {
+                        break;
+                    }
+                    for gram in word.windows(n) {
+                        out.one(bucket(fnv1a(3 + n as u8, gram)));
+                    }
                 }
-                for gram in w.windows(n) {
-                    out.one(bucket(fnv1a(3 + n as u8, gram)));
-                    pushed += 1;
-                }
-            }
+            });
         }
-        debug_assert_eq!(pushed, count, "character n-gram count");
     }
 
     // Dense features.

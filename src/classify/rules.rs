@@ -1,4 +1,5 @@
-//! Product and topic keyword rules from config, compiled once into one `RegexSet` per kind.
+//! Product and topic keyword rules from config, compiled once into one `RegexSet` (`RuleSets`, used when classifying; `CompiledRules` holds
+//! one kind).
 //! Matching is case-insensitive and word-bounded, finds hashtags (`#delivery`) and simple
 //! plurals (order/orders, delivery/deliveries, box/boxes), and lets multi-word keywords span
 //! any whitespace.
@@ -115,47 +116,66 @@ pub struct CompiledRules {
     set: Option<RegexSet>,
 }
 
-impl CompiledRules {
-    pub fn compile(kind: &'static str, rules: &[KeywordRule]) -> Result<Self, ClassifyError> {
-        let mut names = Vec::new();
-        let mut patterns = Vec::new();
-        for r in rules {
-            if r.name.trim().is_empty() {
-                return Err(ClassifyError::EmptyName { kind });
-            }
-            if r.keywords.is_empty() {
-                return Err(ClassifyError::NoKeywords {
+/// The names and patterns of the rules of one kind, checked.
+fn rule_patterns(
+    kind: &'static str,
+    rules: &[KeywordRule],
+) -> Result<(Vec<String>, Vec<String>), ClassifyError> {
+    let mut names = Vec::new();
+    let mut patterns = Vec::new();
+    for r in rules {
+        if r.name.trim().is_empty() {
+            return Err(ClassifyError::EmptyName { kind });
+        }
+        if r.keywords.is_empty() {
+            return Err(ClassifyError::NoKeywords {
+                kind,
+                name: r.name.clone(),
+            });
+        }
+        let mut alts = Vec::new();
+        for k in &r.keywords {
+            if k.trim().is_empty() {
+                return Err(ClassifyError::EmptyKeyword {
                     kind,
                     name: r.name.clone(),
                 });
             }
-            let mut alts = Vec::new();
-            for k in &r.keywords {
-                if k.trim().is_empty() {
-                    return Err(ClassifyError::EmptyKeyword {
-                        kind,
-                        name: r.name.clone(),
-                    });
-                }
-                alts.push(keyword_pattern(k.trim()));
-            }
-            names.push(r.name.clone());
-            patterns.push(format!("(?:{})", alts.join("|")));
+            alts.push(keyword_pattern(k.trim()));
         }
-        let set = if patterns.is_empty() {
-            None
-        } else {
-            Some(
-                RegexSetBuilder::new(&patterns)
-                    .case_insensitive(true)
-                    .size_limit(64 << 20)
-                    .build()
-                    .map_err(|e| ClassifyError::Pattern {
-                        kind,
-                        reason: e.to_string(),
-                    })?,
-            )
-        };
+        names.push(r.name.clone());
+        patterns.push(format!("(?:{})", alts.join("|")));
+    }
+    Ok((names, patterns))
+}
+
+fn build_set(kind: &'static str, patterns: &[String]) -> Result<Option<RegexSet>, ClassifyError> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    RegexSetBuilder::new(patterns)
+        .case_insensitive(true)
+        .size_limit(64 << 20)
+        .build()
+        .map(Some)
+        .map_err(|e| ClassifyError::Pattern {
+            kind,
+            reason: e.to_string(),
+        })
+}
+
+/// Sorted, unique names of the matched rules (`hits` index `names`).
+fn names_of(names: &[String], hits: impl Iterator<Item = usize>) -> Vec<String> {
+    let mut out: Vec<String> = hits.map(|i| names[i].clone()).collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+impl CompiledRules {
+    pub fn compile(kind: &'static str, rules: &[KeywordRule]) -> Result<Self, ClassifyError> {
+        let (names, patterns) = rule_patterns(kind, rules)?;
+        let set = build_set(kind, &patterns)?;
         Ok(CompiledRules { names, set })
     }
 
@@ -168,14 +188,57 @@ impl CompiledRules {
         if !set.is_match(text) {
             return Vec::new();
         }
-        let mut out: Vec<String> = set
-            .matches(text)
-            .into_iter()
-            .map(|i| self.names[i].clone())
-            .collect();
-        out.sort();
-        out.dedup();
-        out
+        names_of(&self.names, set.matches(text).into_iter())
+    }
+}
+
+/// Product and topic rules compiled into one `RegexSet`, so a text is searched once for
+/// both kinds; gives what the two `CompiledRules` give.
+#[derive(Debug, Clone)]
+pub struct RuleSets {
+    /// Product names, then topic names.
+    names: Vec<String>,
+    products: usize,
+    set: Option<RegexSet>,
+}
+
+impl RuleSets {
+    pub fn compile(rules: &Rules) -> Result<Self, ClassifyError> {
+        let (mut names, mut patterns) = rule_patterns("products", &rules.products)?;
+        let (topic_names, topic_patterns) = rule_patterns("topics", &rules.topics)?;
+        let products = names.len();
+        names.extend(topic_names);
+        patterns.extend(topic_patterns);
+        // Each kind on its own first, so a pattern error names the kind at fault.
+        build_set("products", &patterns[..products])?;
+        build_set("topics", &patterns[products..])?;
+        let set = build_set("products and topics", &patterns)?;
+        Ok(RuleSets {
+            names,
+            products,
+            set,
+        })
+    }
+
+    /// Sorted, unique names of the product rules and of the topic rules that match `text`.
+    pub fn matches(&self, text: &str) -> (Vec<String>, Vec<String>) {
+        let Some(set) = &self.set else {
+            return (Vec::new(), Vec::new());
+        };
+        if !set.is_match(text) {
+            return (Vec::new(), Vec::new());
+        }
+        let hits = set.matches(text);
+        let (products, topics) = self.names.split_at(self.products);
+        (
+            names_of(products, hits.iter().filter(|&i| i < self.products)),
+            names_of(
+                topics,
+                hits.iter()
+                    .filter(|&i| i >= self.products)
+                    .map(|i| i - self.products),
+            ),
+        )
     }
 }
 
@@ -215,6 +278,35 @@ mod tests {
             rule("tv", &["television"]),
         ]);
         assert_eq!(c.matches("my TV and television, c++!"), vec!["c++", "tv"]);
+    }
+
+    /// The combined set finds what the two sets of each kind find, on texts hitting none,
+    /// one or both kinds, and with a kind empty.
+    #[test]
+    fn combined_sets_equal_one_set_per_kind() {
+        let mut with_empty = Rules::default();
+        with_empty.products.clear();
+        for rules in [Rules::default(), with_empty] {
+            let both = RuleSets::compile(&rules).unwrap();
+            let p = CompiledRules::compile("products", &rules.products).unwrap();
+            let t = CompiledRules::compile("topics", &rules.topics).unwrap();
+            for text in [
+                "",
+                "nice weather",
+                "my ORDERS and two deliveries, refund my card",
+                "the app site sale",
+                "close   my account #wifi",
+                "salesman reordered",
+            ] {
+                assert_eq!(both.matches(text), (p.matches(text), t.matches(text)), "{text}");
+            }
+        }
+        let e = RuleSets::compile(&Rules {
+            products: vec![],
+            topics: vec![rule("x", &[""])],
+        })
+        .unwrap_err();
+        assert!(e.to_string().starts_with("topics"), "{e}");
     }
 
     #[test]
