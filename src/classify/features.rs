@@ -451,6 +451,11 @@ impl Scratch {
         &self.tokens
     }
 
+    /// The text last passed to `extract`, lower-cased (`str::to_lowercase`).
+    pub fn lower(&self) -> &str {
+        &self.lower
+    }
+
     /// Whether the text last passed to `extract` has a thanks or love cue: the value of
     /// `category::has_thanks_cue` on its tokens.
     pub fn thanks_cue(&self) -> bool {
@@ -467,6 +472,29 @@ fn lowercase_into(s: &str, out: &mut String) {
     } else {
         out.extend(s.chars().flat_map(char::to_lowercase));
     }
+}
+
+/// Whether a whitespace-separated word of more than two bytes is all ASCII capitals.
+fn has_caps_word(clean: &str) -> bool {
+    if !clean.is_ascii() {
+        return clean
+            .split_whitespace()
+            .any(|w| w.len() > 2 && w.chars().all(|c| c.is_ascii_uppercase()));
+    }
+    // ASCII: the whitespace of `split_whitespace` is \t, \n, \x0B, \x0C, \r and space.
+    let (mut len, mut upper) = (0usize, true);
+    for &b in clean.as_bytes() {
+        if matches!(b, b'\t'..=b'\r' | b' ') {
+            if len > 2 && upper {
+                return true;
+            }
+            (len, upper) = (0, true);
+        } else {
+            len += 1;
+            upper &= b.is_ascii_uppercase();
+        }
+    }
+    len > 2 && upper
 }
 
 /// Builds the feature vector of one message. `raw` is the text as received (for counts of
@@ -589,9 +617,7 @@ pub fn extract_into(
     // Dense features.
     let raw_mentions = raw.matches('@').count().min(3) as f32 / 3.0;
     let has_url = raw.contains("http://") || raw.contains("https://") || raw.contains("www.");
-    let caps = clean
-        .split_whitespace()
-        .any(|w| w.len() > 2 && w.chars().all(|c| c.is_ascii_uppercase()));
+    let caps = has_caps_word(clean);
     let dense: [(u32, f32); 20] = [
         (1, s.compound as f32),
         (2, s.pos as f32),
@@ -633,6 +659,33 @@ mod tests {
             v,
             vec!["my", "order", "0", "hasn't", "arrived", "?", "!", "😡", "quoted"]
         );
+    }
+
+    #[test]
+    fn caps_scan_equals_split_whitespace() {
+        let slow = |t: &str| {
+            t.split_whitespace()
+                .any(|w| w.len() > 2 && w.chars().all(|c| c.is_ascii_uppercase()))
+        };
+        for t in [
+            "",
+            "ABC",
+            "AB",
+            "AB C",
+            "x ABC",
+            "ABC\x0bx",
+            "x\x0bABC",
+            "ABc DEF",
+            "A1C",
+            "ÉTÉ ABC",
+            "ÀBC",
+            "OK\u{a0}NOW",
+            "ok\u{a0}NOW",
+            "  WHY  ",
+            "\tYES\r\n",
+        ] {
+            assert_eq!(has_caps_word(t), slow(t), "{t:?}");
+        }
     }
 
     #[test]

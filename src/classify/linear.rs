@@ -157,18 +157,20 @@ impl FeatureSink for CompactDot<'_> {
 
 /// Longest token (in bytes) a `GramMemo` keeps.
 const MEMO_MAX_TOKEN: usize = 24;
-/// Tokens a `GramMemo` keeps before it starts over.
-const MEMO_ENTRIES: usize = 1 << 13;
+/// Tokens a `GramMemo` keeps before it starts over (a vocabulary of this size covers
+/// nearly all the tokens of a stream of tweets).
+const MEMO_ENTRIES: usize = 1 << 15;
 const MEMO_SLOTS: usize = MEMO_ENTRIES * 2;
 
 #[derive(Debug, Clone, Copy, Default)]
 struct MemoSlot {
-    hash: u64,
+    /// High half of the token hash.
+    hash: u32,
     key: u32,
-    /// Key length; 0 marks an empty slot (tokens are never empty).
-    klen: u32,
     w: u32,
-    wlen: u32,
+    /// Key length; 0 marks an empty slot (tokens are never empty).
+    klen: u16,
+    wlen: u16,
 }
 
 /// Per-thread memo of the non-zero character n-gram weights of recently seen tokens, for
@@ -208,16 +210,18 @@ impl GramMemo {
             self.clear();
         }
         let mask = self.slots.len() - 1;
-        let mut i = (hash >> 32) as usize & mask;
+        let mut i = (hash >> 16) as usize & mask;
+        let high = (hash >> 32) as u32;
         loop {
             let s = self.slots[i];
             if s.klen == 0 {
                 return Err(i);
             }
-            if s.hash == hash
-                && &self.keys[s.key as usize..(s.key + s.klen) as usize] == token.as_bytes()
+            if s.hash == high
+                && &self.keys[s.key as usize..s.key as usize + usize::from(s.klen)]
+                    == token.as_bytes()
             {
-                return Ok((s.w as usize, (s.w + s.wlen) as usize));
+                return Ok((s.w as usize, s.w as usize + usize::from(s.wlen)));
             }
             i = (i + 1) & mask;
         }
@@ -227,12 +231,14 @@ impl GramMemo {
     fn insert(&mut self, slot: usize, hash: u64, token: &str, start: usize) {
         let key = self.keys.len();
         self.keys.extend_from_slice(token.as_bytes());
+        // Tokens are at most MEMO_MAX_TOKEN bytes, so they have a few hundred n-grams at
+        // most; the arenas stay far below u32::MAX.
         self.slots[slot] = MemoSlot {
-            hash,
+            hash: (hash >> 32) as u32,
             key: key as u32,
-            klen: token.len() as u32,
+            klen: token.len() as u16,
             w: start as u32,
-            wlen: (self.weights.len() - start) as u32,
+            wlen: (self.weights.len() - start) as u16,
         };
         self.entries += 1;
     }

@@ -153,9 +153,10 @@ impl Classifier {
                 None => self.model.compact_dot(&self.compact),
             };
             features::extract_into(&self.model.cfg, raw, clean, &sentiment, scratch, &mut dot);
-            (dot.probability(), scratch.thanks_cue())
+            let rules = self.rules.matches_lowered(clean, scratch.lower());
+            (dot.probability(), scratch.thanks_cue(), rules)
         };
-        let (p, thanks) = BUFFERS.with(|b| match b.try_borrow_mut() {
+        let (p, thanks, (products, topics)) = BUFFERS.with(|b| match b.try_borrow_mut() {
             Ok(mut b) => {
                 let (scratch, memo) = &mut *b;
                 fused(scratch, Some(memo))
@@ -163,7 +164,6 @@ impl Classifier {
             Err(_) => fused(&mut Scratch::default(), None),
         });
         let inquiry = category::inquiry_strength(clean);
-        let (products, topics) = self.rules.matches(clean);
         let (cat, confidence) = category::decide(
             p,
             f64::from(self.model.threshold),
@@ -280,7 +280,11 @@ mod tests {
         let want = one_by_one(&c, &texts);
         assert_eq!(c.classify_many(&texts), want);
         for threads in 1..=5 {
-            assert_eq!(c.classify_many_on(&texts, threads), want, "{threads} threads");
+            assert_eq!(
+                c.classify_many_on(&texts, threads),
+                want,
+                "{threads} threads"
+            );
         }
         let few = &texts[..3];
         assert_eq!(c.classify_many_on(few, 8), one_by_one(&c, few));
