@@ -315,7 +315,7 @@ impl AsciiRules {
         }
         kw.last.iter().any(|w| {
             lower[pos..].starts_with(w)
-                && lower.get(pos + w.len()).is_none_or(|&b| !is_word_byte(b))
+                && !matches!(lower.get(pos + w.len()), Some(&b) if is_word_byte(b))
         })
     }
 
