@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Throughput of `carepulse classify` (sentiment + category + rules, the whole ingest
-pipeline, one process on all cores; with --single-core pinned to one CPU with taskset) on the 4,200 VADER ground-truth tweets repeated to
-1,000,000 texts, against the reference Python vaderSentiment 3.3.2 (sentiment only) on the
-same machine in the same run.
+pipeline, JSON output included) on the 4,200 VADER ground-truth tweets repeated to
+1,000,000 texts, pinned to one CPU (taskset) and then on all CPUs, against the reference
+Python vaderSentiment 3.3.2 (sentiment only, one thread) on the same machine in the same
+run. Prints the three rates and both ratios; --single-core skips the all-CPUs run.
 
 The reference is timed on the first --ref-texts texts of the same repeated stream (default
 84,000 = 20 repetitions; its rate is steady, so timing all 1,000,000 would only take longer).
@@ -30,7 +31,7 @@ def main():
     ap.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data", "vader", "tweets_GroundTruth.txt"))
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--ref-texts", type=int, default=84_000)
-    ap.add_argument("--single-core", action="store_true", help="pin carepulse to CPU 0 (taskset)")
+    ap.add_argument("--single-core", action="store_true", help="only the run pinned to CPU 0 (taskset)")
     args = ap.parse_args()
     if not os.path.exists(args.bin):
         sys.exit(f"{args.bin} not found: cargo build --release first, or pass --bin")
@@ -47,20 +48,24 @@ def main():
     with tempfile.NamedTemporaryFile("wb", suffix=".txt", delete=False) as f:
         f.write(("\n".join(stream) + "\n").encode())
         path = f.name
-    try:
+
+    def run_rust(pin):
         with open(path, "rb") as inp:
             t0 = time.perf_counter()
             cmd = [args.bin, "classify", "--format", "json"]
-            if args.single_core:
+            if pin:
                 cmd = ["taskset", "-c", "0"] + cmd
-            out = subprocess.run(cmd, stdin=inp,
-                                 stdout=subprocess.PIPE, check=True).stdout
-            rust_s = time.perf_counter() - t0
+            out = subprocess.run(cmd, stdin=inp, stdout=subprocess.PIPE, check=True).stdout
+            secs = time.perf_counter() - t0
+        lines = out.count(b"\n")
+        assert lines == args.n, (lines, args.n)
+        return secs
+
+    try:
+        single_s = run_rust(True)
+        multi_s = None if args.single_core else run_rust(False)
     finally:
         os.unlink(path)
-    lines = out.count(b"\n")
-    assert lines == args.n, (lines, args.n)
-    rust_rate = args.n / rust_s
 
     sia = SentimentIntensityAnalyzer()
     ref = stream[: args.ref_texts]
@@ -70,12 +75,19 @@ def main():
     py_s = time.perf_counter() - t0
     py_rate = len(ref) / py_s
 
-    where = "one CPU" if args.single_core else f"{os.cpu_count()} CPUs"
+    single_rate = args.n / single_s
     print(f"machine load average (1 min) when the run started: {load0:.2f} on {os.cpu_count()} CPUs")
-    print(f"carepulse classify (full pipeline, {where}): {args.n} texts in {rust_s:.1f} s = {rust_rate:,.0f} texts/s")
-    print(f"reference vaderSentiment (sentiment only): {len(ref)} texts in {py_s:.1f} s = {py_rate:,.0f} texts/s")
-    print(f"speed-up: {rust_rate / py_rate:.1f}x (bar: 20x)")
-    return 0 if rust_rate / py_rate >= 20 else 1
+    print(f"reference vaderSentiment (sentiment only, one thread): {len(ref)} texts in {py_s:.1f} s = {py_rate:,.0f} texts/s")
+    print(f"carepulse classify (full pipeline, one CPU): {args.n} texts in {single_s:.1f} s = {single_rate:,.0f} texts/s "
+          f"= {single_rate / py_rate:.1f}x the reference")
+    best = single_rate
+    if multi_s is not None:
+        multi_rate = args.n / multi_s
+        best = max(best, multi_rate)
+        print(f"carepulse classify (full pipeline, all {os.cpu_count()} CPUs): {args.n} texts in {multi_s:.1f} s = "
+              f"{multi_rate:,.0f} texts/s = {multi_rate / py_rate:.1f}x the reference")
+    print(f"speed-up (best of the above): {best / py_rate:.1f}x (bar: 20x)")
+    return 0 if best / py_rate >= 20 else 1
 
 
 if __name__ == "__main__":

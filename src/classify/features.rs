@@ -69,6 +69,17 @@ pub trait FeatureSink {
     fn one(&mut self, i: u32);
     /// A dense feature with its value.
     fn dense(&mut self, i: u32, v: f32);
+    /// The character n-gram features of one token (`hash` is `fnv1a(1, token)`): `grams`
+    /// feeds them to `one`, always the same ones for the same token, so a sink may memoise
+    /// what they add up to per token instead of running `grams`.
+    #[inline]
+    fn token_grams(&mut self, token: &str, hash: u64, grams: impl FnOnce(&mut Self))
+    where
+        Self: Sized,
+    {
+        let _ = (token, hash);
+        grams(self);
+    }
 }
 
 /// Collects the features into a `FeatureVec` (idx and val in order).
@@ -428,6 +439,8 @@ static WORD_TABLE: LazyLock<WordTable> = LazyLock::new(WordTable::build);
 pub struct Scratch {
     lower: String,
     tokens: Tokens,
+    /// `fnv1a(1, token)` of each token.
+    hashes: Vec<u64>,
     word: Vec<u8>,
     thanks_cue: bool,
 }
@@ -436,6 +449,11 @@ impl Scratch {
     /// The tokens of the text last passed to `extract`.
     pub fn tokens(&self) -> &Tokens {
         &self.tokens
+    }
+
+    /// The text last passed to `extract`, lower-cased (`str::to_lowercase`).
+    pub fn lower(&self) -> &str {
+        &self.lower
     }
 
     /// Whether the text last passed to `extract` has a thanks or love cue: the value of
@@ -454,6 +472,29 @@ fn lowercase_into(s: &str, out: &mut String) {
     } else {
         out.extend(s.chars().flat_map(char::to_lowercase));
     }
+}
+
+/// Whether a whitespace-separated word of more than two bytes is all ASCII capitals.
+fn has_caps_word(clean: &str) -> bool {
+    if !clean.is_ascii() {
+        return clean
+            .split_whitespace()
+            .any(|w| w.len() > 2 && w.chars().all(|c| c.is_ascii_uppercase()));
+    }
+    // ASCII: the whitespace of `split_whitespace` is \t, \n, \x0B, \x0C, \r and space.
+    let (mut len, mut upper) = (0usize, true);
+    for &b in clean.as_bytes() {
+        if matches!(b, b'\t'..=b'\r' | b' ') {
+            if len > 2 && upper {
+                return true;
+            }
+            (len, upper) = (0, true);
+        } else {
+            len += 1;
+            upper &= b.is_ascii_uppercase();
+        }
+    }
+    len > 2 && upper
 }
 
 /// Builds the feature vector of one message. `raw` is the text as received (for counts of
@@ -515,8 +556,10 @@ pub fn extract_into(
         n_tokens
     });
     let mut prev = fnv1a(2, b"<s>");
+    scratch.hashes.clear();
     for (i, t) in tokens.iter().enumerate() {
         let h = fnv1a(1, t.as_bytes());
+        scratch.hashes.push(h);
         out.one(bucket(h));
         if cfg.word_bigrams {
             out.one(bucket(mix(prev, h)));
@@ -552,32 +595,29 @@ pub fn extract_into(
             })
             .sum();
         out.ones_block(count);
-        let mut pushed = 0usize;
-        for t in tokens.iter() {
-            scratch.word.clear();
-            scratch.word.push(b' ');
-            scratch.word.extend_from_slice(t.as_bytes());
-            scratch.word.push(b' ');
-            let w = &scratch.word;
-            for n in usize::from(cfg.char_min)..=usize::from(cfg.char_max) {
-                if w.len() < n {
-                    break;
+        let word = &mut scratch.word;
+        for (t, &h) in tokens.iter().zip(&scratch.hashes) {
+            out.token_grams(t, h, |out| {
+                word.clear();
+                word.push(b' ');
+                word.extend_from_slice(t.as_bytes());
+                word.push(b' ');
+                for n in lo..=hi {
+                    if word.len() < n {
+                        break;
+                    }
+                    for gram in word.windows(n) {
+                        out.one(bucket(fnv1a(3 + n as u8, gram)));
+                    }
                 }
-                for gram in w.windows(n) {
-                    out.one(bucket(fnv1a(3 + n as u8, gram)));
-                    pushed += 1;
-                }
-            }
+            });
         }
-        debug_assert_eq!(pushed, count, "character n-gram count");
     }
 
     // Dense features.
     let raw_mentions = raw.matches('@').count().min(3) as f32 / 3.0;
     let has_url = raw.contains("http://") || raw.contains("https://") || raw.contains("www.");
-    let caps = clean
-        .split_whitespace()
-        .any(|w| w.len() > 2 && w.chars().all(|c| c.is_ascii_uppercase()));
+    let caps = has_caps_word(clean);
     let dense: [(u32, f32); 20] = [
         (1, s.compound as f32),
         (2, s.pos as f32),
@@ -619,6 +659,33 @@ mod tests {
             v,
             vec!["my", "order", "0", "hasn't", "arrived", "?", "!", "😡", "quoted"]
         );
+    }
+
+    #[test]
+    fn caps_scan_equals_split_whitespace() {
+        let slow = |t: &str| {
+            t.split_whitespace()
+                .any(|w| w.len() > 2 && w.chars().all(|c| c.is_ascii_uppercase()))
+        };
+        for t in [
+            "",
+            "ABC",
+            "AB",
+            "AB C",
+            "x ABC",
+            "ABC\x0bx",
+            "x\x0bABC",
+            "ABc DEF",
+            "A1C",
+            "ÉTÉ ABC",
+            "ÀBC",
+            "OK\u{a0}NOW",
+            "ok\u{a0}NOW",
+            "  WHY  ",
+            "\tYES\r\n",
+        ] {
+            assert_eq!(has_caps_word(t), slow(t), "{t:?}");
+        }
     }
 
     #[test]

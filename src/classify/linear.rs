@@ -87,11 +87,16 @@ impl CompactWeights {
 
 /// The model's linear score over features fed in order by `features::extract_into`: the
 /// same sum, in the same order, as `LinearModel::predict_compact` over the collected vector,
-/// without collecting it.
+/// without collecting it. With a `GramMemo`, the non-zero character n-gram weights of a
+/// token seen before are read from the memo instead of hashing and looking up each n-gram:
+/// the same products are added in the same order, so the sum is bit for bit the same.
 pub struct CompactDot<'a> {
     c: &'a CompactWeights,
     z: f64,
     unit: f32,
+    memo: Option<&'a mut GramMemo>,
+    /// Whether `one` also appends the weights it finds to the memo.
+    recording: bool,
 }
 
 impl CompactDot<'_> {
@@ -109,12 +114,133 @@ impl FeatureSink for CompactDot<'_> {
     fn one(&mut self, i: u32) {
         if let Some(w) = self.c.get(i as usize) {
             self.z += f64::from(w) * f64::from(self.unit);
+            if self.recording {
+                if let Some(m) = self.memo.as_deref_mut() {
+                    m.weights.push(w);
+                }
+            }
         }
     }
     fn dense(&mut self, i: u32, v: f32) {
         if let Some(w) = self.c.get(i as usize) {
             self.z += f64::from(w) * f64::from(v);
         }
+    }
+    #[inline]
+    fn token_grams(&mut self, token: &str, hash: u64, grams: impl FnOnce(&mut Self)) {
+        let found = match self.memo.as_deref_mut() {
+            Some(m) if token.len() <= MEMO_MAX_TOKEN => m.find(hash, token),
+            _ => return grams(self),
+        };
+        match found {
+            Ok((a, b)) => {
+                let CompactDot { memo, z, unit, .. } = self;
+                if let Some(m) = memo.as_deref() {
+                    let unit = f64::from(*unit);
+                    for &w in &m.weights[a..b] {
+                        *z += f64::from(w) * unit;
+                    }
+                }
+            }
+            Err(slot) => {
+                let start = self.memo.as_deref().map_or(0, |m| m.weights.len());
+                self.recording = true;
+                grams(self);
+                self.recording = false;
+                if let Some(m) = self.memo.as_deref_mut() {
+                    m.insert(slot, hash, token, start);
+                }
+            }
+        }
+    }
+}
+
+/// Longest token (in bytes) a `GramMemo` keeps.
+const MEMO_MAX_TOKEN: usize = 24;
+/// Tokens a `GramMemo` keeps before it starts over (a vocabulary of this size covers
+/// nearly all the tokens of a stream of tweets).
+const MEMO_ENTRIES: usize = 1 << 15;
+const MEMO_SLOTS: usize = MEMO_ENTRIES * 2;
+
+#[derive(Debug, Clone, Copy, Default)]
+struct MemoSlot {
+    /// High half of the token hash.
+    hash: u32,
+    key: u32,
+    w: u32,
+    /// Key length; 0 marks an empty slot (tokens are never empty).
+    klen: u16,
+    wlen: u16,
+}
+
+/// Per-thread memo of the non-zero character n-gram weights of recently seen tokens, for
+/// one model (`owner`): word frequencies are skewed, so most tokens of a text were seen
+/// before. Bounded: it starts over once it holds `MEMO_ENTRIES` tokens.
+#[derive(Debug, Default)]
+pub struct GramMemo {
+    owner: u64,
+    slots: Vec<MemoSlot>,
+    entries: usize,
+    keys: Vec<u8>,
+    weights: Vec<f32>,
+}
+
+impl GramMemo {
+    /// Empties the memo unless it already belongs to `owner` (an id unique to one model).
+    pub fn own(&mut self, owner: u64) {
+        if self.owner != owner || self.slots.is_empty() {
+            self.owner = owner;
+            self.clear();
+        }
+    }
+
+    fn clear(&mut self) {
+        self.slots.clear();
+        self.slots.resize(MEMO_SLOTS, MemoSlot::default());
+        self.entries = 0;
+        self.keys.clear();
+        self.weights.clear();
+    }
+
+    /// The range of `token`'s weights, or the empty slot where it goes (after starting over
+    /// if the memo is full).
+    #[inline]
+    fn find(&mut self, hash: u64, token: &str) -> Result<(usize, usize), usize> {
+        if self.entries >= MEMO_ENTRIES || self.slots.is_empty() {
+            self.clear();
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = (hash >> 16) as usize & mask;
+        let high = (hash >> 32) as u32;
+        loop {
+            let s = self.slots[i];
+            if s.klen == 0 {
+                return Err(i);
+            }
+            if s.hash == high
+                && &self.keys[s.key as usize..s.key as usize + usize::from(s.klen)]
+                    == token.as_bytes()
+            {
+                return Ok((s.w as usize, s.w as usize + usize::from(s.wlen)));
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Records `token` in `slot` with the weights appended since `start`.
+    fn insert(&mut self, slot: usize, hash: u64, token: &str, start: usize) {
+        let key = self.keys.len();
+        self.keys.extend_from_slice(token.as_bytes());
+        // Tokens are at most MEMO_MAX_TOKEN bytes, so they have a few hundred n-grams at
+        // most; the arenas stay far below u32::MAX.
+        self.slots[slot] = MemoSlot {
+            hash: (hash >> 32) as u32,
+            key: key as u32,
+            klen: token.len() as u16,
+            w: start as u32,
+            wlen: (self.weights.len() - start) as u16,
+        };
+        self.entries += 1;
     }
 }
 
@@ -190,6 +316,21 @@ impl LinearModel {
             c,
             z: f64::from(self.bias),
             unit: 0.0,
+            memo: None,
+            recording: false,
+        }
+    }
+
+    /// `compact_dot`, memoising per token in `memo`, which must have been claimed with
+    /// `GramMemo::own` for this model and weights.
+    pub fn compact_dot_memo<'a>(
+        &self,
+        c: &'a CompactWeights,
+        memo: &'a mut GramMemo,
+    ) -> CompactDot<'a> {
+        CompactDot {
+            memo: Some(memo),
+            ..self.compact_dot(c)
         }
     }
 

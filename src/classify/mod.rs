@@ -14,15 +14,16 @@ pub mod train;
 pub mod vader;
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-pub use linear::{CompactWeights, LinearModel, ModelError, TrainParams};
+pub use linear::{CompactWeights, GramMemo, LinearModel, ModelError, TrainParams};
 pub use markup::{strip_markup, strip_markup_cow};
 pub use rules::{KeywordRule, Rules};
 pub use sentiment::{ReferenceVader, SentimentScorer, VaderScorer};
 
 use crate::model::{Classification, Sentiment};
 use features::{fnv1a, Scratch};
-use rules::CompiledRules;
+use rules::RuleSets;
 
 /// The complaint model weights shipped with the binary (`carepulse train` writes them).
 pub static EMBEDDED_MODEL: &[u8] = include_bytes!("complaint_model.bin");
@@ -48,14 +49,22 @@ pub struct Classifier {
     model: LinearModel,
     /// The model's non-zero weights (`LinearModel::compact`).
     compact: CompactWeights,
-    products: CompiledRules,
-    topics: CompiledRules,
+    rules: RuleSets,
     version: String,
+    /// Unique to this classifier: claims the per-thread n-gram memo for its model.
+    id: u64,
 }
 
 thread_local! {
-    static BUFFERS: RefCell<Scratch> = RefCell::new(Scratch::default());
+    static BUFFERS: RefCell<(Scratch, GramMemo)> = RefCell::new(Default::default());
 }
+
+/// Source of `Classifier::id`.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Texts per unit of work of `classify_many`: threads take the next unit when they finish
+/// one, so a thread slowed by other load on the machine does not hold the others up.
+const MANY_CHUNK: usize = 256;
 
 fn rules_fingerprint(r: &Rules) -> u64 {
     let mut s = String::new();
@@ -93,8 +102,7 @@ impl Classifier {
         model: LinearModel,
         model_id: u64,
     ) -> Result<Classifier, ClassifyError> {
-        let products = CompiledRules::compile("products", &rules.products)?;
-        let topics = CompiledRules::compile("topics", &rules.topics)?;
+        let compiled = RuleSets::compile(rules)?;
         let version = format!(
             "{}+cm{:016x}+r{:016x}",
             scorer.id(),
@@ -105,9 +113,9 @@ impl Classifier {
             scorer,
             compact: model.compact(),
             model,
-            products,
-            topics,
+            rules: compiled,
             version,
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         })
     }
 
@@ -136,11 +144,24 @@ impl Classifier {
     }
 
     fn classify_scored(&self, raw: &str, clean: &str, sentiment: Sentiment) -> Classification {
-        let (p, thanks) = BUFFERS.with(|b| {
-            let scratch = &mut *b.borrow_mut();
-            let mut dot = self.model.compact_dot(&self.compact);
+        let fused = |scratch: &mut Scratch, memo: Option<&mut GramMemo>| {
+            let mut dot = match memo {
+                Some(m) => {
+                    m.own(self.id);
+                    self.model.compact_dot_memo(&self.compact, m)
+                }
+                None => self.model.compact_dot(&self.compact),
+            };
             features::extract_into(&self.model.cfg, raw, clean, &sentiment, scratch, &mut dot);
-            (dot.probability(), scratch.thanks_cue())
+            let rules = self.rules.matches_lowered(clean, scratch.lower());
+            (dot.probability(), scratch.thanks_cue(), rules)
+        };
+        let (p, thanks, (products, topics)) = BUFFERS.with(|b| match b.try_borrow_mut() {
+            Ok(mut b) => {
+                let (scratch, memo) = &mut *b;
+                fused(scratch, Some(memo))
+            }
+            Err(_) => fused(&mut Scratch::default(), None),
         });
         let inquiry = category::inquiry_strength(clean);
         let (cat, confidence) = category::decide(
@@ -155,9 +176,58 @@ impl Classifier {
             category: cat,
             confidence,
             complaint_score: p.clamp(0.0, 1.0),
-            products: self.products.matches(clean),
-            topics: self.topics.matches(clean),
+            products,
+            topics,
         }
+    }
+
+    /// `classify` of every text, on all available cores; the results are in input order
+    /// and identical to classifying the texts one by one.
+    pub fn classify_many(&self, texts: &[&str]) -> Vec<Classification> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        self.classify_many_on(texts, threads)
+    }
+
+    /// `classify_many` on at most `threads` threads (1: on the calling thread).
+    pub fn classify_many_on(&self, texts: &[&str], threads: usize) -> Vec<Classification> {
+        let chunks = texts.len().div_ceil(MANY_CHUNK);
+        let threads = threads.min(chunks);
+        if threads <= 1 {
+            return texts.iter().map(|t| self.classify(t)).collect();
+        }
+        let next = AtomicU64::new(0);
+        let mut parts: Vec<(usize, Vec<Classification>)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut done = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                            let Some(part) = texts.chunks(MANY_CHUNK).nth(i) else {
+                                return done;
+                            };
+                            done.push((i, part.iter().map(|t| self.classify(t)).collect()));
+                        }
+                    })
+                })
+                .collect();
+            let mut all = Vec::with_capacity(chunks);
+            for h in handles {
+                match h.join() {
+                    Ok(part) => all.extend(part),
+                    // Classification does not panic; should a thread die anyway, carry
+                    // its panic to the caller as one-by-one classification would.
+                    Err(e) => std::panic::resume_unwind(e),
+                }
+            }
+            all
+        });
+        parts.sort_unstable_by_key(|p| p.0);
+        let mut out = Vec::with_capacity(texts.len());
+        for (_, p) in parts {
+            out.extend(p);
+        }
+        out
     }
 }
 
@@ -174,6 +244,70 @@ mod tests {
     fn classifier_is_send_and_sync() {
         fn check<T: Send + Sync>() {}
         check::<Classifier>();
+    }
+
+    fn one_by_one(c: &Classifier, texts: &[&str]) -> Vec<Classification> {
+        texts.iter().map(|t| c.classify(t)).collect()
+    }
+
+    #[test]
+    fn classify_many_on_empty_and_one_text() {
+        let c = classifier();
+        assert!(c.classify_many(&[]).is_empty());
+        assert!(c.classify_many_on(&[], 4).is_empty());
+        let one = ["@acme my order hasn't arrived"];
+        assert_eq!(c.classify_many(&one), one_by_one(&c, &one));
+        assert_eq!(c.classify_many_on(&one, 8), one_by_one(&c, &one));
+    }
+
+    /// More texts than threads and than units of work, of different kinds so that a
+    /// reordering would show: the same results, in input order, on 1 to 5 threads.
+    #[test]
+    fn classify_many_keeps_order_and_results() {
+        let c = classifier();
+        let base = [
+            "@acme my order hasn't arrived, it's been 2 weeks",
+            "@acme hi, do you ship to Canada?",
+            "@acme thank you so much, the new app is great!",
+            "nice weather",
+            "",
+            "😡😡 refund my card NOW",
+        ];
+        let owned: Vec<String> = (0..MANY_CHUNK * 3 + 17)
+            .map(|i| format!("{} #{}", base[i % base.len()], i % 7))
+            .collect();
+        let texts: Vec<&str> = owned.iter().map(String::as_str).collect();
+        let want = one_by_one(&c, &texts);
+        assert_eq!(c.classify_many(&texts), want);
+        for threads in 1..=5 {
+            assert_eq!(
+                c.classify_many_on(&texts, threads),
+                want,
+                "{threads} threads"
+            );
+        }
+        let few = &texts[..3];
+        assert_eq!(c.classify_many_on(few, 8), one_by_one(&c, few));
+    }
+
+    /// Two classifiers with different models used in turn on one thread: the per-thread
+    /// n-gram memo never serves one model's weights to the other.
+    #[test]
+    fn memo_is_per_model() {
+        let a = classifier();
+        let mut m = LinearModel::from_bytes(EMBEDDED_MODEL).unwrap();
+        for w in &mut m.weights {
+            *w *= -2.0;
+        }
+        let b = Classifier::with_model_bytes(&Rules::default(), &m.to_bytes()).unwrap();
+        let text = "@acme my order hasn't arrived, still waiting";
+        let fresh_a = std::thread::scope(|s| s.spawn(|| a.classify(text)).join().unwrap());
+        let fresh_b = std::thread::scope(|s| s.spawn(|| b.classify(text)).join().unwrap());
+        assert_ne!(fresh_a.complaint_score, fresh_b.complaint_score);
+        for _ in 0..3 {
+            assert_eq!(a.classify(text), fresh_a);
+            assert_eq!(b.classify(text), fresh_b);
+        }
     }
 
     #[test]
@@ -270,6 +404,8 @@ mod tests {
             .collect();
         texts.extend(["".into(), "😍 thx!".into(), "x ".repeat(3000)]);
         let (mut scratch, mut fv) = (Scratch::default(), features::FeatureVec::default());
+        let mut memo = GramMemo::default();
+        memo.own(c.id);
         for t in &texts {
             let clean = strip_markup_cow(t);
             let s = c.scorer.score(&clean);
@@ -279,6 +415,12 @@ mod tests {
             let mut dot = c.model.compact_dot(&c.compact);
             features::extract_into(&c.model.cfg, t, &clean, &s, &mut scratch, &mut dot);
             assert_eq!(dot.probability().to_bits(), want.to_bits(), "{t:?}");
+            // Memoised: the first pass fills the memo, the second reads it.
+            for pass in 0..2 {
+                let mut dot = c.model.compact_dot_memo(&c.compact, &mut memo);
+                features::extract_into(&c.model.cfg, t, &clean, &s, &mut scratch, &mut dot);
+                assert_eq!(dot.probability().to_bits(), want.to_bits(), "{t:?} {pass}");
+            }
             assert_eq!(
                 scratch.thanks_cue(),
                 category::has_thanks_cue(scratch.tokens().iter()),
