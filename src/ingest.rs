@@ -9,11 +9,15 @@ use regex::RegexSet;
 use crate::config::Config;
 use crate::kpi::threading::ThreadingRules;
 use crate::model::{Classification, Direction, NewMessage};
-use crate::store::{ClassifiedMessage, IngestRules};
+use crate::store::{ClassifiedMessage, IngestRules, Relabel, StoredText};
 
 /// Labels a text: the seam between ingest and the classifier.
 pub trait Labeler: Send + Sync {
     fn label(&self, text: &str) -> Classification;
+    /// Labels many texts, in order (a labeler may use every core).
+    fn label_many(&self, texts: &[&str]) -> Vec<Classification> {
+        texts.iter().map(|t| self.label(t)).collect()
+    }
     /// Changes whenever the model or the rules change (stored per message, for reclassify).
     fn version(&self) -> &str;
 }
@@ -81,7 +85,44 @@ impl Ingestor {
         }
     }
 
+    /// The labeler's version, stored with every message it labels.
+    pub fn version(&self) -> &str {
+        self.labeler.version()
+    }
+
+    /// New labels for stored messages (the same pipeline as `prepare_all`).
+    pub fn relabel(&self, stored: &[StoredText]) -> Vec<Relabel> {
+        let texts: Vec<&str> = stored.iter().map(|m| m.text.as_str()).collect();
+        self.labeler
+            .label_many(&texts)
+            .into_iter()
+            .zip(stored)
+            .map(|(classification, m)| Relabel {
+                id: m.id,
+                classification,
+                redirect: m.direction == Direction::Outbound && self.redirects.is_match(&m.text),
+            })
+            .collect()
+    }
+
+    /// Classifies a batch (on every core when the labeler can).
     pub fn prepare_all(&self, messages: Vec<NewMessage>) -> Vec<ClassifiedMessage> {
-        messages.into_iter().map(|m| self.prepare(m)).collect()
+        let texts: Vec<&str> = messages.iter().map(|m| m.text.as_str()).collect();
+        let labels = self.labeler.label_many(&texts);
+        let version = self.labeler.version().to_string();
+        messages
+            .into_iter()
+            .zip(labels)
+            .map(|(message, classification)| {
+                let redirect = message.direction == Direction::Outbound
+                    && self.redirects.is_match(&message.text);
+                ClassifiedMessage {
+                    message,
+                    classification,
+                    redirect,
+                    classifier_version: version.clone(),
+                }
+            })
+            .collect()
     }
 }

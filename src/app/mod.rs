@@ -87,6 +87,9 @@ impl Labeler for Classifier {
     fn label(&self, text: &str) -> Classification {
         self.classify(text)
     }
+    fn label_many(&self, texts: &[&str]) -> Vec<Classification> {
+        self.classify_many(texts)
+    }
     fn version(&self) -> &str {
         Classifier::version(self)
     }
@@ -159,6 +162,38 @@ impl App {
             }
         }
         Ok(total)
+    }
+
+    /// Labels stored messages again with the current classifier and rules: those labelled by
+    /// another version, or every message with `all`. Pages of `BATCH` are committed one by one
+    /// (an interrupted run resumes where it stopped); the rollups are rebuilt at the end.
+    /// `progress` hears the running count. Returns how many messages were relabelled.
+    pub async fn reclassify(
+        &self,
+        all: bool,
+        progress: &mut dyn FnMut(usize),
+    ) -> anyhow::Result<usize> {
+        let version = self.ingestor.version().to_string();
+        let only_other = (!all).then_some(version.as_str());
+        let (mut after, mut done) = (0i64, 0usize);
+        loop {
+            let page = self
+                .store
+                .texts_to_relabel(after, only_other, BATCH)
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            let labels = self.ingestor.relabel(&page);
+            self.store
+                .relabel(&labels, &version, &self.ingestor.rules)
+                .await?;
+            done += labels.len();
+            progress(done);
+        }
+        if done > 0 {
+            self.store.rebuild_rollups().await?;
+        }
+        Ok(done)
     }
 
     /// The full KPI report of a window as seen at `now`, with its comparisons.

@@ -53,6 +53,9 @@ pub enum Cmd {
     Export(kpi::ExportArgs),
     /// Classify one text per stdin line; one JSON object per line on stdout
     Classify(classify::ClassifyArgs),
+    /// Label the stored messages again after a model or rule change (products, topics,
+    /// redirect patterns); resumes where an interrupted run stopped
+    Reclassify(ReclassifyArgs),
     /// Train the complaint model on a labelled CSV
     Train(classify::TrainArgs),
     /// Evaluate the classifier on labelled data
@@ -61,6 +64,13 @@ pub enum Cmd {
     Sources(sources::SourcesArgs),
     /// Spike alerts: replay a count series (a CSV or the store) through the bot's alerter
     Alerts(alerts::AlertsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ReclassifyArgs {
+    /// Relabel every message, not only those labelled by another classifier version
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,6 +158,25 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Cmd::Import(a) => {
             let app = App::open(load_config(cli.config.as_deref(), cli.db.as_deref())?).await?;
             import(&app, &a, &mut std::io::stderr()).await.map(|_| ())
+        }
+        Cmd::Reclassify(a) => {
+            let app = App::open(load_config(cli.config.as_deref(), cli.db.as_deref())?).await?;
+            let started = std::time::Instant::now();
+            let mut last_shown = 0;
+            let n = app
+                .reclassify(a.all, &mut |done| {
+                    if done - last_shown >= 100_000 {
+                        eprintln!("relabelled {done} messages...");
+                        last_shown = done;
+                    }
+                })
+                .await?;
+            eprintln!(
+                "relabelled {n} messages with classifier {} in {:.1} s; conversations and rollups updated",
+                app.ingestor.version(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
         }
         Cmd::Demo(a) => demo(load_config(cli.config.as_deref(), cli.db.as_deref())?, &a).await,
         Cmd::Kpi(a) => {

@@ -5,6 +5,7 @@ mod alerts;
 mod chat;
 mod ingest;
 pub mod outbox;
+mod relabel;
 mod reports;
 mod rollups;
 
@@ -19,6 +20,7 @@ pub use crate::model::{MessageAggregate, ReportData, ReportQuery};
 pub use alerts::SeriesQuery;
 pub use ingest::{ClassifiedMessage, IngestOutcome, IngestRules};
 pub use outbox::{OutboxCounts, OutboxRow};
+pub use relabel::{Relabel, StoredText};
 
 /// Why a store operation failed, worded for the person running carepulse.
 #[derive(Debug, thiserror::Error)]
