@@ -157,3 +157,42 @@ fn demo_false_alarms_under_one_a_week_and_outages_caught_within_15_minutes() {
         delays.len()
     );
 }
+
+/// Writes the demo's complaint counts per series (`demo_<series>.csv`, `timestamp,value` with
+/// Unix seconds and every bucket, zeros included) and the outage starts (`demo_outages.txt`)
+/// to `CP_DEMO`, for the parameter sweep (`tests/alerts_nab_sweep.rs`) and
+/// `bench/nab/demo_score.py`. Run with `cargo test --test alerts_demo -- --ignored`.
+#[test]
+#[ignore]
+fn dump_demo_counts_for_the_sweep() {
+    let dir = std::path::PathBuf::from(std::env::var("CP_DEMO").unwrap_or_else(|_| "/tmp".into()));
+    let config = shipped_config();
+    let from = Utc
+        .with_ymd_and_hms(2026, 9, 7, 0, 0, 0)
+        .single()
+        .expect("date");
+    let (counts, generator) = demo_counts(&config, from);
+    let end = (from + Duration::days(DAYS)).timestamp();
+    for (key, series) in &counts {
+        let name = key.map_or("all".to_string(), |p| format!("{p:?}").to_lowercase());
+        let mut w = String::from("timestamp,value\n");
+        let mut at = from.timestamp();
+        while at < end {
+            w.push_str(&format!(
+                "{at},{}\n",
+                series.get(&at).copied().unwrap_or(0.0)
+            ));
+            at += BUCKET;
+        }
+        std::fs::write(dir.join(format!("demo_{name}.csv")), w).expect("write counts");
+    }
+    let mut outages = String::new();
+    let mut h = from;
+    while h < from + Duration::days(DAYS) {
+        if generator.spike_factor(h) >= 6.0 {
+            outages.push_str(&format!("{}\n", h.timestamp()));
+        }
+        h += Duration::hours(1);
+    }
+    std::fs::write(dir.join("demo_outages.txt"), outages).expect("write outages");
+}

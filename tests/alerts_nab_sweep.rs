@@ -43,5 +43,25 @@ fn sweep_writes_one_backtest_per_set_and_series() {
             }
             std::fs::write(out_dir.join(format!("{i}_{s}.csv")), w).unwrap();
         }
+        // The demo's series (written by `alerts_demo`'s ignored dump test), when given.
+        let Ok(demo) = std::env::var("CP_DEMO") else {
+            continue;
+        };
+        for entry in std::fs::read_dir(&demo).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            if !(name.starts_with("demo_") && name.ends_with(".csv")) {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let rows = carepulse::cli::alerts::parse_series(&text).unwrap();
+            let (_, series): (Vec<_>, Vec<_>) = rows.into_iter().unzip();
+            let out = backtest(series, p, CooldownParams::default(), 300);
+            let mut w = String::from("timestamp,alert\n");
+            for r in &out {
+                w.push_str(&format!("{},{}\n", r.at, u8::from(r.alert)));
+            }
+            std::fs::write(out_dir.join(format!("{i}_{name}")), w).unwrap();
+        }
     }
 }

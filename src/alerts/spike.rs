@@ -409,24 +409,32 @@ impl SpikeDetector {
         let a_disp = (self.bucket_s as f64 / p.dispersion_memory_s)
             .max((1.0 / (self.seen as f64 + 1.0)).min(0.1))
             .min(1.0);
-        for (i, &w) in self.windows.clone().iter().enumerate() {
+        // Window sums, newest bucket first, in one pass over the recent buckets.
+        let (mut sum_x, mut sum_e, mut taken) = (0.0, 0.0, 0usize);
+        let mut recent = self.recent.iter().rev();
+        for i in 0..self.windows.len() {
+            let w = self.windows[i];
             if self.recent.len() < w {
                 break;
             }
-            let (sum_x, sum_e) = self
-                .recent
-                .iter()
-                .rev()
-                .take(w)
-                .fold((0.0, 0.0), |(a, b), (x, e)| (a + x, b + e));
+            for &(x, e) in recent.by_ref().take(w - taken) {
+                sum_x += x;
+                sum_e += e;
+            }
+            taken = w;
             let u = ((sum_x + k) / (sum_e + k)).ln();
             if i == 0 {
                 u1 = u;
             }
             let spread = self.excess_spread(i);
             let z_excess = u / spread;
-            let z_pois = poisson_z(sum_x, sum_e) * pz_scale;
-            let score = z_excess.min(z_pois);
+            // The Poisson tail (the costly part) only matters when this window could raise
+            // the best score or pass the threshold.
+            let score = if z_excess > best || z_excess >= p.z_threshold {
+                z_excess.min(poisson_z(sum_x, sum_e) * pz_scale)
+            } else {
+                z_excess
+            };
             best = best.max(score);
             if score >= p.z_threshold
                 && sum_x / sum_e.max(0.5 * w as f64) >= p.min_ratio
