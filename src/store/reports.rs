@@ -669,28 +669,45 @@ impl Store {
             .collect())
     }
 
-    /// Actionable conversations started in `[query.start, query.end)`, as the badge reads them.
+    /// Actionable conversations started in `[query.start, query.end)`, as the badge reads them
+    /// (one narrow aggregate over the `conversations_kpi_start` index, not a row each).
     pub async fn badge_conversations(
         &self,
         query: &ReportQuery,
     ) -> Result<Vec<BadgeConversation>, StoreError> {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT platform, first_inbound_at, first_response_at FROM conversations WHERE actionable = 1 AND first_inbound_at >= ",
+            "SELECT group_concat(platform || ':' || first_inbound_at || ':' || coalesce(first_response_at, ''), ',') FROM conversations WHERE actionable = 1 AND first_inbound_at >= ",
         );
         q.push_bind(query.start)
             .push(" AND first_inbound_at < ")
             .push_bind(query.end);
         push_filters(&mut q, query);
+        let all: Option<String> = q
+            .build()
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| self.map_err(e))?
+            .get(0);
         let mut out = Vec::new();
-        let mut rows = q.build().fetch(&self.pool);
-        while let Some(r) = rows.try_next().await.map_err(|e| self.map_err(e))? {
-            let platform: String = r.get(0);
+        for part in all
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .filter(|p| !p.is_empty())
+        {
+            let mut f = part.split(':');
+            let (Some(platform), Some(first), Some(response)) = (f.next(), f.next(), f.next())
+            else {
+                return Err(StoreError::Corrupt(format!("badge row {part:?}")));
+            };
             out.push(BadgeConversation {
                 platform: platform
                     .parse()
                     .map_err(|e| StoreError::Corrupt(format!("{e}")))?,
-                first_inbound_at: r.get(1),
-                first_response_at: r.get(2),
+                first_inbound_at: first
+                    .parse()
+                    .map_err(|e| StoreError::Corrupt(format!("badge row {part:?}: {e}")))?,
+                first_response_at: response.parse().ok(),
             });
         }
         Ok(out)
@@ -709,20 +726,22 @@ impl Store {
             end: window.end_s(),
             ..filters.clone()
         };
+        let (messages, tags, inbound_buckets, started, resolved) = futures::try_join!(
+            self.message_aggregates(&query),
+            self.tag_counts(&query),
+            self.inbound_per_day(&query, &window, rules.timezone),
+            self.started_stats(&query, now, rules.sla_target_s),
+            self.resolved_stats(&query, now, rules.auto_resolve_after_s),
+        )?;
         Ok(WindowInputs {
             window,
-            messages: self.message_aggregates(&query).await?,
-            tags: self.tag_counts(&query).await?,
+            messages,
+            tags,
             started: Vec::new(),
             resolved: Vec::new(),
-            inbound_buckets: self
-                .inbound_per_day(&query, &window, rules.timezone)
-                .await?,
-            started_stats: Some(self.started_stats(&query, now, rules.sla_target_s).await?),
-            resolved_stats: Some(
-                self.resolved_stats(&query, now, rules.auto_resolve_after_s)
-                    .await?,
-            ),
+            inbound_buckets,
+            started_stats: Some(started),
+            resolved_stats: Some(resolved),
         })
     }
 
@@ -745,36 +764,47 @@ impl Store {
             ..filters.clone()
         };
         let tz = rules.timezone;
-        let current = self.window_inputs(filters, window, now, rules).await?;
-        let previous = Some(
-            self.window_inputs(filters, window.previous(tz), now, rules)
-                .await?,
-        );
-        let week_earlier = if window.days == 1 {
-            Some(
+        // The reads are independent: run them together, so each of the pool's connections
+        // (one SQLite thread each) works on one.
+        let week_earlier = async {
+            if window.days == 1 {
                 self.window_inputs(filters, window.week_earlier(tz), now, rules)
-                    .await?,
-            )
-        } else {
-            None
+                    .await
+                    .map(Some)
+            } else {
+                Ok(None)
+            }
         };
-        let (turnarounds_total, turnarounds) = self.turnarounds_listed(&q(start, end)).await?;
+        let (in_window, loyalty_span, badge_span) = (
+            q(start, end),
+            q(end - LOYALTY_SPAN_S, end),
+            q(end - BADGE_SPAN_S, end),
+        );
+        let (current, previous, week_earlier, turnarounds, backlog, praise, loyalty, badge) = futures::try_join!(
+            self.window_inputs(filters, window, now, rules),
+            self.window_inputs(filters, window.previous(tz), now, rules),
+            week_earlier,
+            self.turnarounds_listed(&in_window),
+            self.backlog(filters, now),
+            self.praise_messages(&in_window),
+            self.loyalty(&loyalty_span),
+            self.badge_conversations(&badge_span),
+        )?;
+        let (turnarounds_total, turnarounds) = turnarounds;
         Ok(KpiInputs {
             brand: filters.brand.clone(),
             platform: filters.platform,
             product: filters.product.clone(),
             label: label.to_string(),
             current,
-            previous,
+            previous: Some(previous),
             week_earlier,
-            backlog: self.backlog(filters, now).await?,
-            praise: self.praise_messages(&q(start, end)).await?,
+            backlog,
+            praise,
             turnarounds,
             turnarounds_total: Some(turnarounds_total),
-            loyalty: self.loyalty(&q(end - LOYALTY_SPAN_S, end)).await?,
-            badge: self
-                .badge_conversations(&q(end - BADGE_SPAN_S, end))
-                .await?,
+            loyalty,
+            badge,
         })
     }
 
