@@ -67,3 +67,9 @@ CREATE INDEX messages_praise_by_author ON messages (author, created_at, platform
     WHERE direction = 'inbound' AND category = 'praise';
 CREATE INDEX messages_helpful_by_author ON messages (author, created_at, platform, conversation_id, brand, products)
     WHERE direction = 'inbound' AND reply_to IS NOT NULL AND compound >= 0.05;
+
+-- Superseded: the covering praise index serves success stories, and loyalty reads the
+-- per-author indexes above. Fewer indexes make every insert cheaper.
+DROP INDEX messages_praise;
+DROP INDEX messages_helpful;
+DROP INDEX messages_helpful_cover;
