@@ -329,30 +329,61 @@ impl Store {
         now: i64,
         auto_resolve_after_s: i64,
     ) -> Result<ResolvedStats, StoreError> {
+        // The candidates in three disjoint branches (thanks in the window; marked in the window
+        // and not thanks; auto-eligible with the last brand reply in the window and neither),
+        // so each reads its own index (the auto branch, most of them, the index alone)
+        // instead of an OR that fetches every row from the table.
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT count(*), sum(k = 1), sum(k = 2), sum(k = 3), group_concat(max(t - first_inbound_at, 0), ','), sum(replies >= 1), sum(replies >= 1 AND first_response_at IS NOT NULL), sum(CASE WHEN replies >= 1 AND first_response_at IS NOT NULL THEN max(t - first_response_at, 0) END), sum(replies = 1 AND reopen_count = 0), group_concat(CASE WHEN replies >= 1 THEN t END, ','), group_concat(CASE WHEN replies >= 1 AND redirected = 0 THEN platform END, ',') FROM (SELECT first_inbound_at, first_response_at, replies, reopen_count, redirected, platform, CASE WHEN mk IS NOT NULL AND (th IS NULL OR mk <= th) THEN mk WHEN th IS NOT NULL THEN th WHEN auto THEN last_outbound_at END AS t, CASE WHEN mk IS NOT NULL AND (th IS NULL OR mk <= th) THEN 1 WHEN th IS NOT NULL THEN 3 WHEN auto THEN 2 END AS k FROM (SELECT first_inbound_at, first_response_at, replies, reopen_count, redirected, platform, last_outbound_at, CASE WHEN marked_resolved_at <= ",
+            "SELECT count(*), sum(k = 1), sum(k = 2), sum(k = 3), group_concat(max(t - first_inbound_at, 0), ','), sum(replies >= 1), sum(replies >= 1 AND first_response_at IS NOT NULL), sum(CASE WHEN replies >= 1 AND first_response_at IS NOT NULL THEN max(t - first_response_at, 0) END), sum(replies = 1 AND reopen_count = 0), group_concat(CASE WHEN replies >= 1 THEN t END, ','), group_concat(CASE WHEN replies >= 1 AND redirected = 0 THEN platform END, ',') FROM (SELECT first_inbound_at, first_response_at, replies, reopen_count, redirected, platform, CASE WHEN mk IS NOT NULL AND (th IS NULL OR mk <= th) THEN mk WHEN th IS NOT NULL THEN th WHEN auto THEN last_outbound_at END AS t, CASE WHEN mk IS NOT NULL AND (th IS NULL OR mk <= th) THEN 1 WHEN th IS NOT NULL THEN 3 WHEN auto THEN 2 END AS k FROM (",
         );
-        q.push_bind(now)
-            .push(" THEN marked_resolved_at END AS mk, CASE WHEN thanks_resolved_at <= ")
-            .push_bind(now)
-            .push(" THEN thanks_resolved_at END AS th, (last_outbound_at IS NOT NULL AND waiting_since IS NULL AND (last_inbound_at IS NULL OR last_outbound_at >= last_inbound_at) AND last_outbound_at = last_message_at AND ")
-            .push_bind(now)
-            .push(" - last_outbound_at >= ")
-            .push_bind(auto_resolve_after_s)
-            .push(") AS auto FROM conversations WHERE first_inbound_at IS NOT NULL AND ((thanks_resolved_at >= ")
-            .push_bind(query.start)
-            .push(" AND thanks_resolved_at < ")
-            .push_bind(query.end)
-            .push(") OR (marked_resolved_at >= ")
-            .push_bind(query.start)
-            .push(" AND marked_resolved_at < ")
-            .push_bind(query.end)
-            .push(") OR (waiting_since IS NULL AND last_outbound_at >= ")
-            .push_bind(query.start)
-            .push(" AND last_outbound_at < ")
-            .push_bind(query.end.min(now - auto_resolve_after_s + 1))
-            .push("))");
-        push_filters(&mut q, query);
+        let in_window = |q: &mut QueryBuilder<'_, Sqlite>, column: &str| {
+            q.push(format!("coalesce({column} >= "))
+                .push_bind(query.start)
+                .push(format!(" AND {column} < "))
+                .push_bind(query.end)
+                .push(", 0)");
+        };
+        for branch in 0..3 {
+            if branch > 0 {
+                q.push(" UNION ALL ");
+            }
+            q.push("SELECT first_inbound_at, first_response_at, replies, reopen_count, redirected, platform, last_outbound_at, CASE WHEN marked_resolved_at <= ")
+                .push_bind(now)
+                .push(" THEN marked_resolved_at END AS mk, CASE WHEN thanks_resolved_at <= ")
+                .push_bind(now)
+                .push(" THEN thanks_resolved_at END AS th, (last_outbound_at IS NOT NULL AND waiting_since IS NULL AND (last_inbound_at IS NULL OR last_outbound_at >= last_inbound_at) AND last_outbound_at = last_message_at AND ")
+                .push_bind(now)
+                .push(" - last_outbound_at >= ")
+                .push_bind(auto_resolve_after_s)
+                .push(") AS auto FROM conversations WHERE first_inbound_at IS NOT NULL AND ");
+            match branch {
+                0 => {
+                    q.push("thanks_resolved_at >= ")
+                        .push_bind(query.start)
+                        .push(" AND thanks_resolved_at < ")
+                        .push_bind(query.end);
+                }
+                1 => {
+                    q.push("marked_resolved_at >= ")
+                        .push_bind(query.start)
+                        .push(" AND marked_resolved_at < ")
+                        .push_bind(query.end)
+                        .push(" AND NOT ");
+                    in_window(&mut q, "thanks_resolved_at");
+                }
+                _ => {
+                    q.push("waiting_since IS NULL AND last_outbound_at >= ")
+                        .push_bind(query.start)
+                        .push(" AND last_outbound_at < ")
+                        .push_bind(query.end.min(now - auto_resolve_after_s + 1))
+                        .push(" AND NOT ");
+                    in_window(&mut q, "thanks_resolved_at");
+                    q.push(" AND NOT ");
+                    in_window(&mut q, "marked_resolved_at");
+                }
+            }
+            push_filters(&mut q, query);
+        }
         q.push(")) WHERE t >= ")
             .push_bind(query.start)
             .push(" AND t < ")
