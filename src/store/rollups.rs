@@ -1,5 +1,5 @@
 //! The rollup tables (`rollup_volume`, `rollup_tags`, `author_activity`): message counts and
-//! sentiment sums per 15-minute bucket, brand, platform, direction and category, the
+//! sentiment sums per 15-minute bucket and per UTC day, brand, platform, direction and category, the
 //! product/topic mix of inbound messages, and who writes praise or helpful replies (the
 //! loyalty candidates), added to in the ingest transaction and rebuilt from `messages` after a
 //! reclassification. Reports read them instead of the messages when the window is whole
@@ -18,10 +18,10 @@ use super::ingest::ClassifiedMessage;
 /// Rows per rollup upsert (10 values each).
 const ROWS_PER_UPSERT: usize = 2000;
 
-/// The bucket of an instant, as the migration's SQL computes it (`created_at / 900 * 900`).
-pub(crate) fn bucket_of(t: i64) -> i64 {
-    t / BUCKET_S * BUCKET_S
-}
+/// Width of the day rollups: one UTC day.
+const DAY_S: i64 = 86_400;
+/// Every message counts once at each width.
+const WIDTHS: [i64; 2] = [BUCKET_S, DAY_S];
 
 /// The sums of one rollup row.
 #[derive(Debug, Clone, Copy, Default)]
@@ -39,12 +39,16 @@ pub(crate) async fn add_messages(
     platform: Platform,
     fresh: &[ClassifiedMessage],
 ) -> Result<(), sqlx::Error> {
-    let mut volume: HashMap<(i64, &str, Direction, Category), Sums> = HashMap::new();
-    let mut tags: HashMap<(i64, &str, String, String), i64> = HashMap::new();
-    for m in fresh {
+    let mut volume: HashMap<((i64, i64), &str, Direction, Category), Sums> = HashMap::new();
+    let mut tags: HashMap<((i64, i64), &str, String, String), i64> = HashMap::new();
+    for (m, width) in fresh
+        .iter()
+        .flat_map(|m| WIDTHS.iter().map(move |w| (m, *w)))
+    {
         let n = &m.message;
         let c = &m.classification;
-        let bucket = bucket_of(n.created_at.timestamp());
+        // As the migration's SQL computes it: `created_at / width * width`.
+        let bucket = (width, n.created_at.timestamp() / width * width);
         let s = volume
             .entry((bucket, n.brand.as_str(), n.direction, c.category))
             .or_default();
@@ -103,10 +107,11 @@ pub(crate) async fn add_messages(
     });
     for chunk in volume.chunks(ROWS_PER_UPSERT) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO rollup_volume (bucket, brand, platform, direction, category, n, compound_sum, positive, neutral, negative) ",
+            "INSERT INTO rollup_volume (width, bucket, brand, platform, direction, category, n, compound_sum, positive, neutral, negative) ",
         );
         q.push_values(chunk, |mut b, ((bucket, brand, direction, category), s)| {
-            b.push_bind(*bucket)
+            b.push_bind(bucket.0)
+                .push_bind(bucket.1)
                 .push_bind(*brand)
                 .push_bind(platform.as_str())
                 .push_bind(direction.as_str())
@@ -124,10 +129,11 @@ pub(crate) async fn add_messages(
     tags.sort();
     for chunk in tags.chunks(ROWS_PER_UPSERT) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO rollup_tags (bucket, brand, platform, products, topics, n) ",
+            "INSERT INTO rollup_tags (width, bucket, brand, platform, products, topics, n) ",
         );
         q.push_values(chunk, |mut b, ((bucket, brand, products, topics), n)| {
-            b.push_bind(*bucket)
+            b.push_bind(bucket.0)
+                .push_bind(bucket.1)
                 .push_bind(*brand)
                 .push_bind(platform.as_str())
                 .push_bind(products.as_str())
@@ -145,10 +151,10 @@ pub(crate) async fn rebuild(conn: &mut SqliteConnection) -> Result<(), sqlx::Err
     for sql in [
         "DELETE FROM rollup_volume",
         "DELETE FROM rollup_tags",
+        "INSERT INTO rollup_volume SELECT width, created_at / width * width, brand, platform, direction, coalesce(category, ''), count(*), total(compound), coalesce(sum(compound >= 0.05), 0), coalesce(sum(compound > -0.05 AND compound < 0.05), 0), coalesce(sum(compound <= -0.05), 0) FROM messages, (SELECT 900 AS width UNION ALL SELECT 86400) GROUP BY 1, 2, 3, 4, 5, 6",
+        "INSERT INTO rollup_tags SELECT width, created_at / width * width, brand, platform, products, topics, count(*) FROM messages, (SELECT 900 AS width UNION ALL SELECT 86400) WHERE direction = 'inbound' AND (products <> ',' OR topics <> ',') GROUP BY 1, 2, 3, 4, 5, 6",
         "DELETE FROM author_activity",
         "INSERT INTO author_activity SELECT author, count(*), max(created_at) FROM messages WHERE direction = 'inbound' AND (category = 'praise' OR (reply_to IS NOT NULL AND compound >= 0.05)) GROUP BY author",
-        "INSERT INTO rollup_volume SELECT created_at / 900 * 900, brand, platform, direction, coalesce(category, ''), count(*), total(compound), coalesce(sum(compound >= 0.05), 0), coalesce(sum(compound > -0.05 AND compound < 0.05), 0), coalesce(sum(compound <= -0.05), 0) FROM messages GROUP BY 1, 2, 3, 4, 5",
-        "INSERT INTO rollup_tags SELECT created_at / 900 * 900, brand, platform, products, topics, count(*) FROM messages WHERE direction = 'inbound' AND (products <> ',' OR topics <> ',') GROUP BY 1, 2, 3, 4, 5",
     ] {
         sqlx::query(sql).execute(&mut *conn).await?;
     }
@@ -161,11 +167,42 @@ pub(crate) fn serves(query: &ReportQuery) -> bool {
     query.product.is_none() && query.start % BUCKET_S == 0 && query.end % BUCKET_S == 0
 }
 
-fn push_window(q: &mut QueryBuilder<'_, Sqlite>, query: &ReportQuery) {
-    q.push(" WHERE bucket >= ")
-        .push_bind(query.start)
-        .push(" AND bucket < ")
-        .push_bind(query.end);
+/// The rows of `query`'s window: day rows for the whole UTC days inside it and 15-minute rows
+/// for the rest, or 15-minute rows only (`days: false`), with the brand and platform filters.
+fn push_window(q: &mut QueryBuilder<'_, Sqlite>, query: &ReportQuery, days: bool) {
+    let (s, e) = (query.start, query.end);
+    let (d0, d1) = (s.div_euclid(DAY_S) * DAY_S, e.div_euclid(DAY_S) * DAY_S);
+    let d0 = if d0 < s { d0 + DAY_S } else { d0 };
+    q.push(" WHERE (");
+    if days && d0 < d1 {
+        q.push("(width = ")
+            .push_bind(DAY_S)
+            .push(" AND bucket >= ")
+            .push_bind(d0)
+            .push(" AND bucket < ")
+            .push_bind(d1)
+            .push(") OR (width = ")
+            .push_bind(BUCKET_S)
+            .push(" AND bucket >= ")
+            .push_bind(s)
+            .push(" AND bucket < ")
+            .push_bind(d0)
+            .push(") OR (width = ")
+            .push_bind(BUCKET_S)
+            .push(" AND bucket >= ")
+            .push_bind(d1)
+            .push(" AND bucket < ")
+            .push_bind(e)
+            .push(")");
+    } else {
+        q.push("width = ")
+            .push_bind(BUCKET_S)
+            .push(" AND bucket >= ")
+            .push_bind(s)
+            .push(" AND bucket < ")
+            .push_bind(e);
+    }
+    q.push(")");
     if let Some(b) = &query.brand {
         q.push(" AND brand = ").push_bind(b.clone());
     }
@@ -183,7 +220,7 @@ impl Store {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
             "SELECT platform, direction, category, sum(n), total(compound_sum), sum(positive), sum(neutral), sum(negative) FROM rollup_volume",
         );
-        push_window(&mut q, query);
+        push_window(&mut q, query, true);
         q.push(" GROUP BY platform, direction, category");
         let mut out = Vec::new();
         for row in q
@@ -220,7 +257,7 @@ impl Store {
     ) -> Result<Vec<(i64, i64)>, StoreError> {
         let mut q: QueryBuilder<Sqlite> =
             QueryBuilder::new("SELECT bucket, sum(n) FROM rollup_volume");
-        push_window(&mut q, query);
+        push_window(&mut q, query, false);
         q.push(" AND direction = 'inbound' GROUP BY bucket");
         Ok(q.build()
             .fetch_all(&self.pool)
@@ -238,7 +275,7 @@ impl Store {
     ) -> Result<Vec<TagCount>, StoreError> {
         let mut q: QueryBuilder<Sqlite> =
             QueryBuilder::new("SELECT products, topics, sum(n) FROM rollup_tags");
-        push_window(&mut q, query);
+        push_window(&mut q, query, true);
         q.push(" GROUP BY products, topics ORDER BY products, topics");
         Ok(q.build()
             .fetch_all(&self.pool)
@@ -379,6 +416,17 @@ mod tests {
             q(T0, T0 + 2 * 86400, None, Some(Platform::Facebook)),
             q(T0, T0 + 2 * 86400, Some("Acme"), Some(Platform::X)),
             q(T0 + 5 * 86400, T0 + 6 * 86400, None, None),
+            // Whole UTC days inside, 15-minute buckets at both ends.
+            q(T0 - 3 * 3600, T0 + 86400 + 2 * 3600, None, None),
+            // Local days of a +05:30 zone: one whole UTC day inside.
+            q(T0 - 19_800, T0 + 2 * 86400 - 19_800, Some("Acme"), None),
+            // No whole UTC day inside.
+            q(
+                T0 + 5 * 3600,
+                T0 + 86400 + 7 * 3600,
+                None,
+                Some(Platform::X),
+            ),
         ]
     }
 
