@@ -1,6 +1,7 @@
 //! Alerts that earn their place: pure detectors that take data and `now` and return decisions.
 //!
 //! - [`spike`]: seasonal, robust complaint-spike detector over per-bucket counts;
+//! - [`surge`]: the spike detector's sustained-surge test (hours against earlier days);
 //! - [`cooldown`]: one alert per spike, re-alert on growth, acknowledge and snooze;
 //! - [`SeriesAlerter`]: detector + cooldown for one series, the unit the bot runs each bucket and
 //!   `carepulse alerts backtest` replays;
@@ -18,6 +19,7 @@ pub mod cooldown;
 pub mod message;
 pub mod quiet;
 pub mod spike;
+pub mod surge;
 pub mod waiting;
 
 pub use config::{parse_duration_s, AlertsConfig, Metric};

@@ -20,6 +20,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::surge::{SurgeParams, SurgeTracker};
 use crate::model::UnixSeconds;
 
 /// How buckets are grouped into seasonal slots that each learn their own normal.
@@ -131,6 +132,31 @@ pub struct SpikeParams {
     pub winsor: f64,
     /// No bucket is above before this much history (seconds since the first bucket).
     pub warmup_s: i64,
+    /// Sustained-surge test ([`super::surge`]): window in seconds (whole hours; 0 = off).
+    #[serde(default = "default_surge_window_s")]
+    pub surge_window_s: i64,
+    /// Minimum negative-binomial z of the surge window's total.
+    #[serde(default = "default_surge_z")]
+    pub surge_z: f64,
+    /// Minimum ratio of the surge window's total to its baseline.
+    #[serde(default = "default_surge_min_ratio")]
+    pub surge_min_ratio: f64,
+    /// Days of history per hour of the day behind the surge baseline and dispersion.
+    #[serde(default = "default_surge_days")]
+    pub surge_days: usize,
+}
+
+fn default_surge_window_s() -> i64 {
+    3 * 3600
+}
+fn default_surge_z() -> f64 {
+    6.0
+}
+fn default_surge_min_ratio() -> f64 {
+    3.0
+}
+fn default_surge_days() -> usize {
+    7
 }
 
 impl SpikeParams {
@@ -150,6 +176,10 @@ impl SpikeParams {
             long_window_s: 3600,
             winsor: 2.0,
             warmup_s: 86_400,
+            surge_window_s: default_surge_window_s(),
+            surge_z: default_surge_z(),
+            surge_min_ratio: default_surge_min_ratio(),
+            surge_days: default_surge_days(),
         };
         match preset {
             Preset::Sensitive => SpikeParams {
@@ -212,6 +242,9 @@ pub struct SpikeDetector {
     factor_obs: Vec<u32>,
     first_at: Option<UnixSeconds>,
     seen: u64,
+    /// The sustained-surge test's state.
+    #[serde(default)]
+    surge: SurgeTracker,
 }
 
 /// Anscombe's variance-stabilising transform for Poisson counts.
@@ -310,6 +343,7 @@ impl SpikeDetector {
             factor_obs: vec![0; slots],
             first_at: None,
             seen: 0,
+            surge: SurgeTracker::default(),
         }
     }
 
@@ -450,6 +484,22 @@ impl SpikeDetector {
             self.excess_var[i] += a_disp * (excess - self.excess_var[i]);
         }
         self.learn(slot, expected, u1);
+        let surge = self.surge.observe(
+            &SurgeParams {
+                window_s: p.surge_window_s,
+                z: p.surge_z,
+                min_ratio: p.surge_min_ratio,
+                days: p.surge_days,
+                floor: p.floor,
+            },
+            self.bucket_s,
+            at + self.utc_offset_s,
+            value,
+        );
+        if surge.z.is_finite() && surge.z > 0.0 {
+            best = best.max(surge.z * p.z_threshold / p.surge_z.max(1e-6));
+        }
+        above = above || surge.above;
         SpikeScore {
             at,
             value,
@@ -562,6 +612,50 @@ mod tests {
         assert!(!s.above, "3 complaints under the floor fired: {s:?}");
         let s = d.observe(2 * 288 * B + B, 12.0);
         assert!(s.above, "12 complaints against ~0.1 missed: {s:?}");
+    }
+
+    #[test]
+    fn sustained_surge_is_caught_against_earlier_days() {
+        // Ten days of a steady daily shape, then a ramp to triple volume over two hours, held
+        // for six hours from 14:00: caught inside the surge, never before it.
+        let run = |surge_window_s: i64| {
+            let p = SpikeParams {
+                surge_window_s,
+                ..SpikeParams::default()
+            };
+            let mut d = SpikeDetector::new(p, B, 0);
+            let start = 1_425_254_400; // Monday 00:00 UTC
+            let surge = start + 10 * 86_400 + 14 * 3600;
+            let mut fired = Vec::new();
+            let mut t = start;
+            while t < start + 11 * 86_400 {
+                let ramp = ((t - surge) as f64 / 7200.0).clamp(0.0, 1.0);
+                let k = if (surge..surge + 6 * 3600).contains(&t) {
+                    1.0 + 2.0 * ramp
+                } else {
+                    1.0
+                };
+                if d.observe(t, (daily(t, 40.0) * k).round()).above {
+                    fired.push(t);
+                }
+                t += B;
+            }
+            (fired, surge)
+        };
+        let (fired, surge) = run(3 * 3600);
+        assert!(!fired.is_empty(), "sustained surge missed");
+        assert!(
+            fired
+                .iter()
+                .all(|&t| (surge..surge + 6 * 3600).contains(&t)),
+            "fired outside the surge: {fired:?}"
+        );
+        // Off means off: the same series with the test disabled fires no earlier.
+        let (off, _) = run(0);
+        assert!(
+            off.first().map_or(true, |&t| t >= fired[0]),
+            "{off:?} vs {fired:?}"
+        );
     }
 
     #[test]
