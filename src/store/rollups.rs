@@ -23,6 +23,9 @@ const DAY_S: i64 = 86_400;
 /// Every message counts once at each width.
 const WIDTHS: [i64; 2] = [BUCKET_S, DAY_S];
 
+/// (width, bucket start) of a rollup row.
+type Bucket = (i64, i64);
+
 /// The sums of one rollup row.
 #[derive(Debug, Clone, Copy, Default)]
 struct Sums {
@@ -39,8 +42,8 @@ pub(crate) async fn add_messages(
     platform: Platform,
     fresh: &[ClassifiedMessage],
 ) -> Result<(), sqlx::Error> {
-    let mut volume: HashMap<((i64, i64), &str, Direction, Category), Sums> = HashMap::new();
-    let mut tags: HashMap<((i64, i64), &str, String, String), i64> = HashMap::new();
+    let mut volume: HashMap<(Bucket, &str, Direction, Category), Sums> = HashMap::new();
+    let mut tags: HashMap<(Bucket, &str, String, String), i64> = HashMap::new();
     for (m, width) in fresh
         .iter()
         .flat_map(|m| WIDTHS.iter().map(move |w| (m, *w)))
