@@ -92,5 +92,5 @@ DROP INDEX messages_helpful_cover;
 -- Conversations auto-resolved in a window (a brand reply last, nobody waiting), most of the
 -- resolved ones, read from the index alone.
 DROP INDEX conversations_auto;
-CREATE INDEX conversations_auto_cover ON conversations (last_outbound_at, last_message_at, last_inbound_at, first_inbound_at, first_response_at, thanks_resolved_at, marked_resolved_at, replies, reopen_count, redirected, platform, brand, products)
+CREATE INDEX conversations_auto_cover ON conversations (last_outbound_at, last_message_at, last_inbound_at, first_inbound_at, first_response_at, thanks_resolved_at, marked_resolved_at, replies, reopen_count, redirected, platform, brand, products, waiting_since)
     WHERE waiting_since IS NULL;
