@@ -190,7 +190,8 @@ impl App {
             done += labels.len();
             progress(done);
         }
-        if done > 0 {
+        // Also after a run that was interrupted between its last page and the rebuild.
+        if done > 0 || self.store.rollups_stale().await? {
             self.store.rebuild_rollups().await?;
         }
         Ok(done)

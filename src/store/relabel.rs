@@ -30,6 +30,9 @@ pub struct Relabel {
 
 const IDS_PER_LOOKUP: usize = 500;
 
+/// The `kv_state` key set while relabelled messages wait for a rollup rebuild.
+pub(crate) const ROLLUPS_STALE: &str = "rollups_stale";
+
 impl Store {
     /// Up to `limit` messages after `after_id` (by id) whose labels are not from `version`
     /// (all of them when `version` is None).
@@ -129,6 +132,139 @@ impl Store {
         recompute(&mut tx, &conversations, &marks, &gap_keys, rules)
             .await
             .map_err(|e| self.map_err(e))?;
+        // Until the rollups are rebuilt they count the old labels: say so in the same
+        // transaction, so a run interrupted before the rebuild still rebuilds next time.
+        sqlx::query("INSERT INTO kv_state (key, value, updated_at) VALUES (?, 'true', 0) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(ROLLUPS_STALE)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.map_err(e))?;
         tx.commit().await.map_err(|e| self.map_err(e))
+    }
+
+    /// Whether messages were relabelled since the rollups were last rebuilt.
+    pub async fn rollups_stale(&self) -> Result<bool, StoreError> {
+        let v: Option<String> = sqlx::query_scalar("SELECT value FROM kv_state WHERE key = ?")
+            .bind(ROLLUPS_STALE)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| self.map_err(e))?;
+        Ok(v.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+    use crate::model::{Category, NewMessage, Platform, ReportQuery, Sentiment};
+    use crate::store::ClassifiedMessage;
+
+    fn message(i: i64, category: Category) -> ClassifiedMessage {
+        ClassifiedMessage {
+            message: NewMessage {
+                platform: Platform::X,
+                external_id: format!("m{i}"),
+                brand: "Acme".into(),
+                author: format!("user{i}"),
+                direction: Direction::Inbound,
+                created_at: Utc
+                    .timestamp_opt(1_795_392_000 + i * 60, 0)
+                    .single()
+                    .unwrap_or_default(),
+                text: format!("text {i}"),
+                reply_to: None,
+                conversation_ref: None,
+                url: None,
+                engagement: None,
+                customer: None,
+            },
+            classification: Classification {
+                sentiment: Sentiment {
+                    compound: 0.0,
+                    pos: 0.0,
+                    neu: 1.0,
+                    neg: 0.0,
+                },
+                category,
+                confidence: 0.9,
+                complaint_score: 0.1,
+                products: vec![],
+                topics: vec![],
+            },
+            redirect: false,
+            classifier_version: "old".into(),
+        }
+    }
+
+    async fn complaints(store: &Store) -> i64 {
+        let q = ReportQuery {
+            start: 1_795_392_000,
+            end: 1_795_392_000 + 86_400,
+            ..ReportQuery::default()
+        };
+        store
+            .message_aggregates(&q)
+            .await
+            .expect("aggregates")
+            .iter()
+            .filter(|a| a.category == Some(Category::Complaint))
+            .map(|a| a.count)
+            .sum()
+    }
+
+    /// A relabel interrupted before the rollup rebuild leaves a mark, so the next run
+    /// rebuilds even with nothing left to relabel; the rebuild clears it.
+    #[tokio::test]
+    async fn relabelled_messages_mark_the_rollups_stale_until_a_rebuild() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("r.db")).await.expect("open");
+        let rules = IngestRules::default();
+        store
+            .ingest(
+                (0..6).map(|i| message(i, Category::Other)).collect(),
+                None,
+                &rules,
+                0,
+            )
+            .await
+            .expect("ingest");
+        assert!(!store.rollups_stale().await.expect("stale"));
+        assert_eq!(complaints(&store).await, 0);
+
+        let page = store
+            .texts_to_relabel(0, Some("new"), 4)
+            .await
+            .expect("page");
+        assert_eq!(page.len(), 4, "a page is at most the limit");
+        let labels: Vec<Relabel> = page
+            .iter()
+            .map(|m| Relabel {
+                id: m.id,
+                classification: message(0, Category::Complaint).classification,
+                redirect: false,
+            })
+            .collect();
+        store
+            .relabel(&labels, "new", &rules)
+            .await
+            .expect("relabel");
+        assert!(store.rollups_stale().await.expect("stale"));
+        assert_eq!(complaints(&store).await, 0, "rollups not rebuilt yet");
+        let rest = store
+            .texts_to_relabel(0, Some("new"), 10)
+            .await
+            .expect("rest");
+        assert_eq!(
+            rest.len(),
+            2,
+            "messages already labelled by \"new\" are skipped"
+        );
+        assert!(rest.iter().all(|m| m.id > page[3].id));
+
+        store.rebuild_rollups().await.expect("rebuild");
+        assert!(!store.rollups_stale().await.expect("stale"));
+        assert_eq!(complaints(&store).await, 4);
     }
 }

@@ -161,6 +161,10 @@ pub(crate) async fn rebuild(conn: &mut SqliteConnection) -> Result<(), sqlx::Err
     ] {
         sqlx::query(sql).execute(&mut *conn).await?;
     }
+    sqlx::query("DELETE FROM kv_state WHERE key = ?")
+        .bind(super::relabel::ROLLUPS_STALE)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
