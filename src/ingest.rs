@@ -72,17 +72,9 @@ impl Ingestor {
         })
     }
 
-    /// Classifies one message.
-    pub fn prepare(&self, message: NewMessage) -> ClassifiedMessage {
-        let classification = self.labeler.label(&message.text);
-        let redirect =
-            message.direction == Direction::Outbound && self.redirects.is_match(&message.text);
-        ClassifiedMessage {
-            message,
-            classification,
-            redirect,
-            classifier_version: self.labeler.version().to_string(),
-        }
+    /// Whether a message is a brand reply sending the customer to another channel.
+    fn is_redirect(&self, direction: Direction, text: &str) -> bool {
+        direction == Direction::Outbound && self.redirects.is_match(text)
     }
 
     /// The labeler's version, stored with every message it labels.
@@ -100,7 +92,7 @@ impl Ingestor {
             .map(|(classification, m)| Relabel {
                 id: m.id,
                 classification,
-                redirect: m.direction == Direction::Outbound && self.redirects.is_match(&m.text),
+                redirect: self.is_redirect(m.direction, &m.text),
             })
             .collect()
     }
@@ -113,15 +105,11 @@ impl Ingestor {
         messages
             .into_iter()
             .zip(labels)
-            .map(|(message, classification)| {
-                let redirect = message.direction == Direction::Outbound
-                    && self.redirects.is_match(&message.text);
-                ClassifiedMessage {
-                    message,
-                    classification,
-                    redirect,
-                    classifier_version: version.clone(),
-                }
+            .map(|(message, classification)| ClassifiedMessage {
+                redirect: self.is_redirect(message.direction, &message.text),
+                message,
+                classification,
+                classifier_version: version.clone(),
             })
             .collect()
     }
