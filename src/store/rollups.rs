@@ -44,36 +44,33 @@ pub(crate) async fn add_messages(
 ) -> Result<(), sqlx::Error> {
     let mut volume: HashMap<(Bucket, &str, Direction, Category), Sums> = HashMap::new();
     let mut tags: HashMap<(Bucket, &str, String, String), i64> = HashMap::new();
-    for (m, width) in fresh
-        .iter()
-        .flat_map(|m| WIDTHS.iter().map(move |w| (m, *w)))
-    {
+    for m in fresh {
         let n = &m.message;
         let c = &m.classification;
-        // As the migration's SQL computes it: `created_at / width * width`.
-        let bucket = (width, n.created_at.timestamp() / width * width);
-        let s = volume
-            .entry((bucket, n.brand.as_str(), n.direction, c.category))
-            .or_default();
         let compound = c.sentiment.compound;
-        s.n += 1;
-        s.compound += compound;
-        if compound >= 0.05 {
-            s.positive += 1;
-        } else if compound <= -0.05 {
-            s.negative += 1;
-        } else {
-            s.neutral += 1;
-        }
-        if n.direction == Direction::Inbound && (!c.products.is_empty() || !c.topics.is_empty()) {
-            *tags
-                .entry((
-                    bucket,
-                    n.brand.as_str(),
-                    join_names(&c.products),
-                    join_names(&c.topics),
-                ))
-                .or_insert(0) += 1;
+        let tagged =
+            n.direction == Direction::Inbound && (!c.products.is_empty() || !c.topics.is_empty());
+        let names = tagged.then(|| (join_names(&c.products), join_names(&c.topics)));
+        for width in WIDTHS {
+            // As the migration's SQL computes it: `created_at / width * width`.
+            let bucket = (width, n.created_at.timestamp() / width * width);
+            let s = volume
+                .entry((bucket, n.brand.as_str(), n.direction, c.category))
+                .or_default();
+            s.n += 1;
+            s.compound += compound;
+            if compound >= 0.05 {
+                s.positive += 1;
+            } else if compound <= -0.05 {
+                s.negative += 1;
+            } else {
+                s.neutral += 1;
+            }
+            if let Some((products, topics)) = &names {
+                *tags
+                    .entry((bucket, n.brand.as_str(), products.clone(), topics.clone()))
+                    .or_insert(0) += 1;
+            }
         }
     }
     let mut authors: HashMap<&str, (i64, i64)> = HashMap::new();
