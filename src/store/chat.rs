@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
+use super::reports::push_filters_on;
 use super::{split_names, Store, StoreError};
 use crate::digest::series::{DayVolume, WaitingConversation};
 use crate::kpi::window::local_midnight;
@@ -16,21 +17,6 @@ use crate::model::{Category, Platform, ReportQuery};
 /// Day series are grouped in SQL by this many seconds, then summed into local days: every
 /// time zone offset in use is a multiple of 15 minutes.
 const SLICE_S: i64 = 900;
-
-fn push_filters(q: &mut QueryBuilder<'_, Sqlite>, query: &ReportQuery, prefix: &str) {
-    if let Some(b) = &query.brand {
-        q.push(format!(" AND {prefix}brand = "))
-            .push_bind(b.clone());
-    }
-    if let Some(p) = query.platform {
-        q.push(format!(" AND {prefix}platform = "))
-            .push_bind(p.as_str());
-    }
-    if let Some(p) = &query.product {
-        q.push(format!(" AND {prefix}products LIKE "))
-            .push_bind(format!("%,{p},%"));
-    }
-}
 
 impl Store {
     /// Actionable conversations waiting for a reply at `now` (filters of `query`; its window
@@ -46,7 +32,7 @@ impl Store {
             "SELECT count(*) FROM conversations WHERE waiting_since IS NOT NULL AND actionable = 1 AND waiting_since <= ",
         );
         q.push_bind(now);
-        push_filters(&mut q, query, "");
+        push_filters_on(&mut q, query, "");
         let total: i64 = q
             .build_query_scalar()
             .fetch_one(&self.pool)
@@ -58,7 +44,7 @@ impl Store {
              FROM conversations c WHERE c.waiting_since IS NOT NULL AND c.actionable = 1 AND c.waiting_since <= ",
         );
         q.push_bind(now);
-        push_filters(&mut q, query, "c.");
+        push_filters_on(&mut q, query, "c.");
         q.push(" ORDER BY c.waiting_since, c.id LIMIT ")
             .push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
         let rows = q
@@ -109,7 +95,7 @@ impl Store {
             "SELECT created_at / {SLICE_S}, platform, category, count(*), sum(compound >= 0.05), sum(compound <= -0.05) FROM messages WHERE direction = 'inbound' AND created_at >= "
         ));
         q.push_bind(start).push(" AND created_at < ").push_bind(end);
-        push_filters(&mut q, query, "");
+        push_filters_on(&mut q, query, "");
         q.push(" GROUP BY 1, 2, 3");
         let rows = q
             .build()

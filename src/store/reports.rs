@@ -64,7 +64,7 @@ fn push_filters(q: &mut QueryBuilder<'_, Sqlite>, query: &ReportQuery) {
 }
 
 /// Filters on columns of the table aliased `prefix` ("" or "m.").
-fn push_filters_on(q: &mut QueryBuilder<'_, Sqlite>, query: &ReportQuery, prefix: &str) {
+pub(super) fn push_filters_on(q: &mut QueryBuilder<'_, Sqlite>, query: &ReportQuery, prefix: &str) {
     if let Some(b) = &query.brand {
         q.push(format!(" AND {prefix}brand = "))
             .push_bind(b.clone());
