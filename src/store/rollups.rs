@@ -173,7 +173,7 @@ pub(crate) fn serves(query: &ReportQuery) -> bool {
 
 /// The rows of `query`'s window: day rows for the whole UTC days inside it and 15-minute rows
 /// for the rest, or 15-minute rows only (`days: false`), with the brand and platform filters.
-fn push_window(q: &mut QueryBuilder<'_, Sqlite>, query: &ReportQuery, days: bool) {
+pub(super) fn push_window(q: &mut QueryBuilder<'_, Sqlite>, query: &ReportQuery, days: bool) {
     let (s, e) = (query.start, query.end);
     let (d0, d1) = (s.div_euclid(DAY_S) * DAY_S, e.div_euclid(DAY_S) * DAY_S);
     let d0 = if d0 < s { d0 + DAY_S } else { d0 };
@@ -555,6 +555,57 @@ mod tests {
             loyal > 0 && helpful > 0,
             "authors qualify by praise and by help"
         );
+    }
+
+    /// The chart's day series read from the rollups equals, day by day, the inbound
+    /// aggregates scanned from the messages over the same local day.
+    #[tokio::test]
+    async fn daily_volume_from_rollups_equals_a_scan_per_local_day() {
+        let (_dir, store) = filled().await;
+        let tz = chrono_tz::Asia::Kolkata;
+        let first = chrono::NaiveDate::from_ymd_opt(2026, 11, 21).expect("date");
+        let last = chrono::NaiveDate::from_ymd_opt(2026, 11, 24).expect("date");
+        for brand in [None, Some("Globex".to_string())] {
+            let filters = ReportQuery {
+                brand: brand.clone(),
+                ..ReportQuery::default()
+            };
+            let days = store
+                .daily_volume(&filters, first, last, tz)
+                .await
+                .expect("days");
+            assert_eq!(days.len(), 4);
+            let mut total = 0;
+            for d in &days {
+                let start = crate::kpi::window::local_midnight(tz, d.date).timestamp();
+                let end = crate::kpi::window::local_midnight(tz, d.date.succ_opt().expect("next"))
+                    .timestamp();
+                let scanned: Vec<MessageAggregate> = store
+                    .scan_message_aggregates(&ReportQuery {
+                        start,
+                        end,
+                        ..filters.clone()
+                    })
+                    .await
+                    .expect("scan")
+                    .into_iter()
+                    .filter(|a| a.direction == Direction::Inbound)
+                    .collect();
+                assert_eq!(d.inbound, scanned.iter().map(|a| a.count).sum::<i64>());
+                assert_eq!(d.positive, scanned.iter().map(|a| a.positive).sum::<i64>());
+                assert_eq!(d.negative, scanned.iter().map(|a| a.negative).sum::<i64>());
+                for c in Category::ALL {
+                    let want: i64 = scanned
+                        .iter()
+                        .filter(|a| a.category == Some(c))
+                        .map(|a| a.count)
+                        .sum();
+                    assert_eq!(d.by_category.get(&c).copied().unwrap_or(0), want);
+                }
+                total += d.inbound;
+            }
+            assert!(total > 0, "the days hold data ({brand:?})");
+        }
     }
 
     #[test]
