@@ -35,6 +35,8 @@ fn main() {
             .expect("config");
         config.database = db.into();
         let app = Arc::new(App::open(config).await.expect("open the bench database"));
+        // As `carepulse run` does at start and after each ingest.
+        app.refresh_kpi_blocks().await;
         let (messages, _) = app.store.counts().await.expect("counts");
 
         let key = SigningKey::from_bytes(&[7u8; 32]);

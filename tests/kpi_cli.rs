@@ -375,81 +375,150 @@ async fn sql_aggregates_equal_the_pure_engine_over_full_rows() {
     let store = scenario(&dir.path().join("s.db")).await;
     let rules = KpiRules::default();
     let mut checked = 0;
-    for brand in [None, Some("Acme".to_string())] {
-        for platform in [None, Some(Platform::X)] {
-            for now in [DAY + 3 * H, DAY + 86400 + 8 * H, DAY + 3 * 86400] {
-                for spec in [WindowSpec::Today, WindowSpec::Yesterday, WindowSpec::Week] {
-                    let window = resolve(spec, at(now), rules.timezone);
-                    let q = ReportQuery {
-                        start: window.start_s(),
-                        end: window.end_s(),
-                        brand: brand.clone(),
-                        platform,
-                        ..ReportQuery::default()
-                    };
-                    // Reference: full rows through the pure functions.
-                    let data = store.report_data(&q).await.expect("report data");
-                    let candidates = store
-                        .resolved_candidates(&q, now, rules.auto_resolve_after_s)
-                        .await
-                        .expect("candidates");
-                    let want_started =
-                        StartedStats::from_facts(&data.conversations, now, rules.sla_target_s);
-                    let want_resolved = ResolvedStats::from_resolved(&resolved_in(
-                        &candidates,
-                        q.start,
-                        q.end,
-                        now,
-                        rules.auto_resolve_after_s,
-                    ));
-                    let mut got_started = store
-                        .started_stats(&q, now, rules.sla_target_s)
-                        .await
-                        .expect("started stats");
-                    let mut got_resolved = store
-                        .resolved_stats(&q, now, rules.auto_resolve_after_s)
-                        .await
-                        .expect("resolved stats");
-                    // Order inside the lists is not part of the contract.
-                    let mut ws = want_started.clone();
-                    for s in [&mut ws, &mut got_started] {
-                        s.answered.sort_unstable();
-                        s.reply_waits.sort_unstable();
-                    }
-                    let mut wr = want_resolved.clone();
-                    for r in [&mut wr, &mut got_resolved] {
-                        r.times.sort_unstable();
-                        r.by_us_at.sort_unstable();
-                    }
-                    assert_eq!(
-                        got_started, ws,
-                        "started {brand:?} {platform:?} {now} {spec:?}"
-                    );
-                    assert_eq!(
-                        got_resolved, wr,
-                        "resolved {brand:?} {platform:?} {now} {spec:?}"
-                    );
+    // Phase 0: every day dirty (reports read the conversations); 1: KPI blocks built for every
+    // day; 2: a later write dirties one day again (a reply and a chat mark), the others are
+    // read from blocks.
+    for phase in 0..3 {
+        if phase == 1 {
+            assert!(store.refresh_kpi_blocks().await.expect("refresh") >= 2);
+            assert_eq!(store.dirty_kpi_days().await.expect("dirty"), 0);
+        }
+        if phase == 2 {
+            let late = msg(
+                "c2",
+                Platform::Facebook,
+                "Acme",
+                "AcmeHelp",
+                Direction::Outbound,
+                DAY + 20 * H,
+                Some("c1"),
+                Category::Other,
+                0.0,
+                &[],
+            );
+            store
+                .ingest(vec![late], None, &IngestRules::default(), DAY + 2 * 86400)
+                .await
+                .expect("ingest");
+            let q = ReportQuery {
+                start: DAY,
+                end: DAY + 86400,
+                ..ReportQuery::default()
+            };
+            let bob = store
+                .report_data(&q)
+                .await
+                .expect("report data")
+                .conversations
+                .into_iter()
+                .find(|c| c.customer == "bob")
+                .expect("bob's conversation");
+            assert!(store
+                .mark_resolved(bob.id, DAY + 18 * H, &IngestRules::default())
+                .await
+                .expect("mark"));
+            assert!(store.dirty_kpi_days().await.expect("dirty") >= 1);
+        }
+        for brand in [None, Some("Acme".to_string())] {
+            for platform in [None, Some(Platform::X)] {
+                for now in [DAY + 3 * H, DAY + 86400 + 8 * H, DAY + 3 * 86400] {
+                    for spec in [WindowSpec::Today, WindowSpec::Yesterday, WindowSpec::Week] {
+                        let window = resolve(spec, at(now), rules.timezone);
+                        let q = ReportQuery {
+                            start: window.start_s(),
+                            end: window.end_s(),
+                            brand: brand.clone(),
+                            platform,
+                            ..ReportQuery::default()
+                        };
+                        // Reference: full rows through the pure functions.
+                        let data = store.report_data(&q).await.expect("report data");
+                        let candidates = store
+                            .resolved_candidates(&q, now, rules.auto_resolve_after_s)
+                            .await
+                            .expect("candidates");
+                        let want_started =
+                            StartedStats::from_facts(&data.conversations, now, rules.sla_target_s);
+                        let want_resolved = ResolvedStats::from_resolved(&resolved_in(
+                            &candidates,
+                            q.start,
+                            q.end,
+                            now,
+                            rules.auto_resolve_after_s,
+                        ));
+                        let mut got_started = store
+                            .started_stats(&q, now, rules.sla_target_s)
+                            .await
+                            .expect("started stats");
+                        let mut got_resolved = store
+                            .resolved_stats(&q, now, rules.auto_resolve_after_s)
+                            .await
+                            .expect("resolved stats");
+                        // Order inside the lists is not part of the contract.
+                        let mut ws = want_started.clone();
+                        for s in [&mut ws, &mut got_started] {
+                            s.answered.sort_unstable();
+                            s.reply_waits.sort_unstable();
+                        }
+                        let mut wr = want_resolved.clone();
+                        for r in [&mut wr, &mut got_resolved] {
+                            r.times.sort_unstable();
+                            r.by_us_at.sort_unstable();
+                        }
+                        assert_eq!(
+                            got_started, ws,
+                            "started {phase} {brand:?} {platform:?} {now} {spec:?}"
+                        );
+                        assert_eq!(
+                            got_resolved, wr,
+                            "resolved {phase} {brand:?} {platform:?} {now} {spec:?}"
+                        );
 
-                    // The whole window report: full rows vs the store's SQL inputs.
-                    let reference = WindowInputs {
-                        messages: data.messages.clone(),
-                        tags: store.tag_counts(&q).await.expect("tags"),
-                        started: data.conversations.clone(),
-                        resolved: candidates.clone(),
-                        inbound_buckets: store.inbound_buckets(&q).await.expect("buckets"),
-                        ..WindowInputs::empty(window)
-                    };
-                    let fast = store
-                        .window_inputs(&q, window, now, &rules)
-                        .await
-                        .expect("window inputs");
-                    assert_eq!(
-                        compute_window(&fast, now, &rules),
-                        compute_window(&reference, now, &rules),
-                        "report {brand:?} {platform:?} {now} {spec:?}"
-                    );
-                    checked += usize::from(want_started.conversations > 0)
-                        + usize::from(want_resolved.resolved > 0);
+                        // The badge's conversations: the actionable ones started in the window.
+                        let key = |b: &carepulse::kpi::inputs::BadgeConversation| {
+                            (b.first_inbound_at, b.platform.as_str(), b.first_response_at)
+                        };
+                        let mut want_badge: Vec<_> = data
+                            .conversations
+                            .iter()
+                            .filter(|c| c.actionable)
+                            .filter_map(|c| {
+                                Some(carepulse::kpi::inputs::BadgeConversation {
+                                    platform: c.platform?,
+                                    first_inbound_at: c.first_inbound_at?,
+                                    first_response_at: c.first_response_at,
+                                })
+                            })
+                            .collect();
+                        let mut got_badge = store.badge_conversations(&q).await.expect("badge");
+                        want_badge.sort_by(|a, b| key(a).cmp(&key(b)));
+                        got_badge.sort_by(|a, b| key(a).cmp(&key(b)));
+                        assert_eq!(
+                            got_badge, want_badge,
+                            "badge {phase} {brand:?} {platform:?} {now} {spec:?}"
+                        );
+
+                        // The whole window report: full rows vs the store's SQL inputs.
+                        let reference = WindowInputs {
+                            messages: data.messages.clone(),
+                            tags: store.tag_counts(&q).await.expect("tags"),
+                            started: data.conversations.clone(),
+                            resolved: candidates.clone(),
+                            inbound_buckets: store.inbound_buckets(&q).await.expect("buckets"),
+                            ..WindowInputs::empty(window)
+                        };
+                        let fast = store
+                            .window_inputs(&q, window, now, &rules)
+                            .await
+                            .expect("window inputs");
+                        assert_eq!(
+                            compute_window(&fast, now, &rules),
+                            compute_window(&reference, now, &rules),
+                            "report {phase} {brand:?} {platform:?} {now} {spec:?}"
+                        );
+                        checked += usize::from(want_started.conversations > 0)
+                            + usize::from(want_resolved.resolved > 0);
+                    }
                 }
             }
         }

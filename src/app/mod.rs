@@ -161,7 +161,18 @@ impl App {
                 break;
             }
         }
+        if total.inserted > 0 {
+            self.refresh_kpi_blocks().await;
+        }
         Ok(total)
+    }
+
+    /// Rebuilds the KPI blocks of the days that changed. A failure only slows reports down
+    /// (they read dirty days from the conversations), so it is logged, not returned.
+    pub async fn refresh_kpi_blocks(&self) {
+        if let Err(e) = self.store.refresh_kpi_blocks().await {
+            tracing::warn!(error = %e, "KPI blocks not rebuilt; reports read the conversations meanwhile");
+        }
     }
 
     /// Labels stored messages again with the current classifier and rules: those labelled by
@@ -194,6 +205,7 @@ impl App {
         if done > 0 || self.store.rollups_stale().await? {
             self.store.rebuild_rollups().await?;
         }
+        self.refresh_kpi_blocks().await;
         Ok(done)
     }
 
@@ -438,6 +450,11 @@ pub fn discord_config(config: &Config) -> anyhow::Result<DiscordConfig> {
 /// `chat.kind = "discord"`).
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let app = Arc::new(App::open(config).await?);
+    let dirty = app.store.dirty_kpi_days().await?;
+    if dirty > 0 {
+        eprintln!("Building the KPI blocks of {dirty} days...");
+        app.refresh_kpi_blocks().await;
+    }
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
 
     let mut console: Option<Arc<ConsoleChat>> = None;

@@ -136,6 +136,11 @@ pub async fn run_kpi(
     let rules = args.scope.rules(config);
     let spec = args.scope.spec()?;
     let window = resolve(spec, now, rules.timezone);
+    // Days changed since the last rebuild are read from the conversations either way; this
+    // makes the next report fast.
+    if let Err(e) = store.refresh_kpi_blocks().await {
+        tracing::warn!(error = %e, "KPI blocks not rebuilt; reading the conversations instead");
+    }
     let inputs = store
         .kpi_inputs(
             &args.scope.filters(),

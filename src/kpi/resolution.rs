@@ -128,33 +128,61 @@ impl ResolvedStats {
     ) -> ResolvedStats {
         let mut s = ResolvedStats::default();
         for (c, at, kind) in resolved {
-            s.resolved += 1;
-            match kind {
-                ResolutionKind::Marked => s.marked += 1,
-                ResolutionKind::Auto => s.auto += 1,
-                ResolutionKind::Thanks => s.thanks += 1,
-            }
-            if let Some(first) = c.first_inbound_at {
-                s.times.push((at - first).max(0));
-            }
-            if c.replies < 1 {
-                continue;
-            }
-            s.by_us += 1;
-            s.by_us_at.push(*at);
-            if let Some(reply) = c.first_response_at {
-                s.handled += 1;
-                s.handling_total_s += (at - reply).max(0);
-            }
-            if c.replies == 1 && c.reopen_count == 0 {
-                s.fcr += 1;
-            }
-            if !c.redirected {
-                let platform = c.platform.map(|p| p.as_str()).unwrap_or("");
-                *s.kept.entry(platform.to_string()).or_default() += 1;
-            }
+            s.add(c, *at, *kind);
         }
         s
+    }
+
+    /// Counts one more conversation resolved at `at` (reads its first inbound and first
+    /// response instants, replies, reopens, redirect and platform).
+    pub fn add(&mut self, c: &ConversationFacts, at: UnixSeconds, kind: ResolutionKind) {
+        self.resolved += 1;
+        match kind {
+            ResolutionKind::Marked => self.marked += 1,
+            ResolutionKind::Auto => self.auto += 1,
+            ResolutionKind::Thanks => self.thanks += 1,
+        }
+        if let Some(first) = c.first_inbound_at {
+            self.times.push((at - first).max(0));
+        }
+        if c.replies < 1 {
+            return;
+        }
+        self.by_us += 1;
+        self.by_us_at.push(at);
+        if let Some(reply) = c.first_response_at {
+            self.handled += 1;
+            self.handling_total_s += (at - reply).max(0);
+        }
+        if c.replies == 1 && c.reopen_count == 0 {
+            self.fcr += 1;
+        }
+        if !c.redirected {
+            let platform = c.platform.map(|p| p.as_str()).unwrap_or("");
+            match self.kept.get_mut(platform) {
+                Some(n) => *n += 1,
+                None => {
+                    self.kept.insert(platform.to_string(), 1);
+                }
+            }
+        }
+    }
+
+    /// Adds the stats of conversations resolved in another, disjoint part of the window.
+    pub fn merge(&mut self, o: ResolvedStats) {
+        self.resolved += o.resolved;
+        self.marked += o.marked;
+        self.auto += o.auto;
+        self.thanks += o.thanks;
+        self.times.extend(o.times);
+        self.by_us += o.by_us;
+        self.handled += o.handled;
+        self.handling_total_s += o.handling_total_s;
+        self.fcr += o.fcr;
+        for (k, v) in o.kept {
+            *self.kept.entry(k).or_default() += v;
+        }
+        self.by_us_at.extend(o.by_us_at);
     }
 }
 

@@ -99,24 +99,46 @@ impl StartedStats {
         now: UnixSeconds,
         sla_target_s: i64,
     ) -> StartedStats {
-        let mut s = StartedStats {
-            conversations: started.len() as i64,
-            earliest_start: started.iter().filter_map(|c| c.first_inbound_at).min(),
-            ..StartedStats::default()
-        };
-        for c in started.iter().filter(|c| c.actionable) {
-            let Some(first) = c.first_inbound_at else {
-                continue;
-            };
-            s.actionable += 1;
-            match first_reply(c, now) {
-                Some(reply) => s.answered.push((first, reply - first)),
-                None if now - first > sla_target_s => s.overdue += 1,
-                None => {}
-            }
-            s.reply_waits.extend(c.reply_waits.iter().copied());
+        let mut s = StartedStats::default();
+        for c in started {
+            s.add(c, now, sla_target_s);
         }
         s
+    }
+
+    /// Counts one more started conversation (reads its first inbound and first response
+    /// instants, `actionable` and `reply_waits`).
+    pub fn add(&mut self, c: &ConversationFacts, now: UnixSeconds, sla_target_s: i64) {
+        self.conversations += 1;
+        if let Some(first) = c.first_inbound_at {
+            self.earliest_start = Some(self.earliest_start.map_or(first, |e| e.min(first)));
+        }
+        if !c.actionable {
+            return;
+        }
+        let Some(first) = c.first_inbound_at else {
+            return;
+        };
+        self.actionable += 1;
+        match first_reply(c, now) {
+            Some(reply) => self.answered.push((first, reply - first)),
+            None if now - first > sla_target_s => self.overdue += 1,
+            None => {}
+        }
+        self.reply_waits.extend(c.reply_waits.iter().copied());
+    }
+
+    /// Adds the stats of conversations started in another, disjoint part of the window.
+    pub fn merge(&mut self, o: StartedStats) {
+        self.conversations += o.conversations;
+        self.earliest_start = match (self.earliest_start, o.earliest_start) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.actionable += o.actionable;
+        self.answered.extend(o.answered);
+        self.overdue += o.overdue;
+        self.reply_waits.extend(o.reply_waits);
     }
 }
 

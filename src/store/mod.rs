@@ -2,6 +2,7 @@
 //! SQL statement carepulse runs. Returns domain types; nothing outside this module writes SQL.
 
 mod alerts;
+mod blocks;
 mod chat;
 mod ingest;
 pub mod outbox;

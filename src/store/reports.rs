@@ -49,7 +49,7 @@ fn message_prefix() -> String {
 }
 
 /// Integers from a comma-separated list (empty and malformed parts skipped).
-fn ints(s: Option<&str>) -> Vec<i64> {
+pub(super) fn ints(s: Option<&str>) -> Vec<i64> {
     s.unwrap_or("")
         .split(',')
         .filter_map(|w| w.parse().ok())
@@ -273,9 +273,24 @@ impl Store {
             .collect())
     }
 
-    /// Responsiveness stats of the conversations started in the window, as seen at `now`,
-    /// computed in SQL on the `conversations_kpi_start` index.
+    /// Responsiveness stats of the conversations started in the window, as seen at `now`: from
+    /// the KPI blocks when no product filter applies, else from the conversations.
     pub async fn started_stats(
+        &self,
+        query: &ReportQuery,
+        now: i64,
+        sla_target_s: i64,
+    ) -> Result<StartedStats, StoreError> {
+        if query.product.is_none() {
+            return self
+                .started_stats_from_blocks(query, now, sla_target_s)
+                .await;
+        }
+        self.scan_started_stats(query, now, sla_target_s).await
+    }
+
+    /// `started_stats` computed in SQL on the `conversations_kpi_start` index.
+    pub(crate) async fn scan_started_stats(
         &self,
         query: &ReportQuery,
         now: i64,
@@ -320,10 +335,26 @@ impl Store {
         })
     }
 
-    /// Resolution stats of the conversations resolved in the window as seen at `now`
-    /// (`kpi::resolution::resolved_at` written in SQL over the same candidates as
-    /// `resolved_candidates`).
+    /// Resolution stats of the conversations resolved in the window as seen at `now`: from the
+    /// KPI blocks when no product filter applies, else from the conversations.
     pub async fn resolved_stats(
+        &self,
+        query: &ReportQuery,
+        now: i64,
+        auto_resolve_after_s: i64,
+    ) -> Result<ResolvedStats, StoreError> {
+        if query.product.is_none() {
+            return self
+                .resolved_stats_from_blocks(query, now, auto_resolve_after_s)
+                .await;
+        }
+        self.scan_resolved_stats(query, now, auto_resolve_after_s)
+            .await
+    }
+
+    /// `resolved_stats` computed in SQL (`kpi::resolution::resolved_at` written in SQL over
+    /// the same candidates as `resolved_candidates`).
+    pub(crate) async fn scan_resolved_stats(
         &self,
         query: &ReportQuery,
         now: i64,
@@ -437,12 +468,28 @@ impl Store {
             .await
             .map_err(|e| self.map_err(e))?
             .get(0);
-        let mut q: QueryBuilder<Sqlite> =
-            QueryBuilder::new(format!("SELECT {CONVERSATION_COLUMNS}"));
+        // Ranked on the covering index; only the listed rows are read from the table.
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT id");
         where_(&mut q);
         q.push(format!(
             " ORDER BY last_inbound_at - first_inbound_at, id LIMIT {TURNAROUNDS_LISTED}"
         ));
+        let ids: Vec<i64> = q
+            .build_query_scalar()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.map_err(e))?;
+        if ids.is_empty() {
+            return Ok((count, Vec::new()));
+        }
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id IN ("
+        ));
+        let mut sep = q.separated(", ");
+        for id in &ids {
+            sep.push_bind(*id);
+        }
+        q.push(") ORDER BY last_inbound_at - first_inbound_at, id");
         Ok((count, self.conversations_where(&mut q).await?))
     }
 
@@ -700,9 +747,20 @@ impl Store {
             .collect())
     }
 
-    /// Actionable conversations started in `[query.start, query.end)`, as the badge reads them
-    /// (one narrow aggregate over the `conversations_kpi_start` index, not a row each).
+    /// Actionable conversations started in `[query.start, query.end)`, as the badge reads them:
+    /// from the KPI blocks when no product filter applies, else from the conversations.
     pub async fn badge_conversations(
+        &self,
+        query: &ReportQuery,
+    ) -> Result<Vec<BadgeConversation>, StoreError> {
+        if query.product.is_none() {
+            return self.badge_from_blocks(query).await;
+        }
+        self.scan_badge_conversations(query).await
+    }
+
+    /// `badge_conversations` as one narrow aggregate over the `conversations_kpi_start` index.
+    pub(crate) async fn scan_badge_conversations(
         &self,
         query: &ReportQuery,
     ) -> Result<Vec<BadgeConversation>, StoreError> {
