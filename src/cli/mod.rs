@@ -274,6 +274,9 @@ pub async fn import(
 ) -> anyhow::Result<ImportSummary> {
     use std::time::{Duration, Instant};
     let started = Instant::now();
+    // Few malloc arenas: the reader, the store's worker and the runtime's threads would each
+    // keep freed batches in an arena of their own.
+    crate::app::memory::tune_for_bot();
     let path = args.file.clone();
     let open =
         |p: &Path| std::fs::File::open(p).with_context(|| format!("cannot open {}", p.display()));
