@@ -122,7 +122,14 @@ fn a_killed_import_rerun_loses_and_duplicates_nothing() {
     let db = dir.path().join("carepulse.db");
     let mut child = Command::new(BIN)
         .current_dir(dir.path())
-        .args(["import", "--format", "twcs", data.to_str().expect("path")])
+        .args([
+            "import",
+            "--commit-rows",
+            "2000",
+            "--format",
+            "twcs",
+            data.to_str().expect("path"),
+        ])
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn");

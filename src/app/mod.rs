@@ -115,6 +115,10 @@ pub fn classify_rules(config: &Config) -> Rules {
 /// Messages per store transaction when importing or back-filling.
 pub const BATCH: usize = 5000;
 
+/// Messages per store transaction of a file import (batches of `BATCH` share it; the facts
+/// of conversations continued across batches are recomputed once at the end).
+pub const IMPORT_COMMIT_ROWS: usize = 50_000;
+
 /// The running pieces.
 pub struct App {
     pub config: Config,
@@ -129,6 +133,9 @@ impl App {
         let classifier = Classifier::new(&classify_rules(&config))
             .context("cannot build the classifier from [[products]] and [[topics]]")?;
         let ingestor = Ingestor::from_config(&config, Arc::new(classifier))?;
+        // Conversations an interrupted import left without current facts are finished before
+        // anything reads them.
+        store.finish_pending(&ingestor.rules).await?;
         Ok(App {
             config,
             store,

@@ -89,6 +89,10 @@ pub struct ImportArgs {
     /// Read, check and classify the file but store nothing (reports bad rows and timings)
     #[arg(long)]
     pub dry_run: bool,
+    /// Messages per transaction: a killed import keeps what was committed, and a re-run
+    /// stores the rest
+    #[arg(long, default_value_t = crate::app::IMPORT_COMMIT_ROWS)]
+    pub commit_rows: usize,
     /// The file to import
     pub file: PathBuf,
 }
@@ -270,6 +274,9 @@ pub async fn import(
 ) -> anyhow::Result<ImportSummary> {
     use std::time::{Duration, Instant};
     let started = Instant::now();
+    // Few malloc arenas: the reader, the store's worker and the runtime's threads would each
+    // keep freed batches in an arena of their own.
+    crate::app::memory::tune_for_bot();
     let path = args.file.clone();
     let open =
         |p: &Path| std::fs::File::open(p).with_context(|| format!("cannot open {}", p.display()));
@@ -331,6 +338,15 @@ pub async fn import(
     let now = Utc::now().timestamp();
     let mut storing = Duration::ZERO;
     const SHOWN_ERRORS: usize = 20;
+    let mut import = if args.dry_run {
+        None
+    } else {
+        Some(
+            app.store
+                .begin_import(&app.ingestor.rules, args.commit_rows, now)
+                .await?,
+        )
+    };
     while let Some((batch, errors)) = rx.recv().await {
         for e in &errors {
             if summary.rejected < SHOWN_ERRORS {
@@ -341,18 +357,20 @@ pub async fn import(
         if batch.is_empty() {
             continue;
         }
-        if args.dry_run {
+        let Some(import) = import.as_mut() else {
             summary.imported += batch.len();
             continue;
-        }
+        };
         let t = Instant::now();
-        let o = app
-            .store
-            .ingest(batch, None, &app.ingestor.rules, now)
-            .await?;
+        let o = import.ingest(batch).await?;
         storing += t.elapsed();
         summary.imported += o.inserted;
         summary.duplicates += o.duplicates;
+    }
+    if let Some(import) = import {
+        let t = Instant::now();
+        import.finish().await?;
+        storing += t.elapsed();
     }
     let (parsing, classifying) = reader
         .join()

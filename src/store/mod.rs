@@ -19,7 +19,7 @@ use sqlx::{Row, SqlitePool};
 
 pub use crate::model::{MessageAggregate, ReportData, ReportQuery};
 pub use alerts::SeriesQuery;
-pub use ingest::{ClassifiedMessage, IngestOutcome, IngestRules};
+pub use ingest::{ClassifiedMessage, Import, IngestOutcome, IngestRules};
 pub use outbox::{OutboxCounts, OutboxRow};
 pub use relabel::{Relabel, StoredText};
 
@@ -51,6 +51,9 @@ pub const MAX_CONNECTIONS: u32 = 2;
 
 /// Prepared statements kept per connection.
 pub const STATEMENT_CACHE: usize = 32;
+
+/// Page cache of every connection (KiB).
+pub(crate) const CACHE_KIB: i64 = 32_000;
 
 /// The SQLite store.
 #[derive(Clone)]
@@ -86,7 +89,7 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true)
-            .pragma("cache_size", "-32000")
+            .pragma("cache_size", format!("-{CACHE_KIB}"))
             .pragma("temp_store", "memory")
             // Each connection keeps its prepared statements (a batch insert of another size is
             // another statement, some 100 KB each): bounded, so an idle bot stays small.
