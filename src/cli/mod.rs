@@ -370,6 +370,8 @@ pub async fn import(
     if let Some(import) = import {
         let t = Instant::now();
         import.finish().await?;
+        // The KPI blocks of the imported days, so the first report is fast.
+        app.refresh_kpi_blocks().await;
         storing += t.elapsed();
     }
     let (parsing, classifying) = reader
