@@ -7,7 +7,6 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use serde::Serialize;
 
 use crate::classify::features::FeatureConfig;
 use crate::classify::train::{cross_validate, train_complaint_model, Confusion, Labelled};
@@ -139,7 +138,8 @@ pub struct EvalArgs {
     pub model: ModelArgs,
 }
 
-#[derive(Serialize)]
+#[cfg(test)]
+#[derive(serde::Serialize)]
 struct Line<'a> {
     compound: f64,
     pos: f64,
@@ -201,6 +201,50 @@ fn classify_line(args: &ClassifyArgs, classifier: &Classifier, bytes: &[u8], out
         crate::classify::strip_markup_cow(&text)
     };
     let c: Classification = classifier.classify_clean(&text, &clean);
+    // Writing plain numbers, strings and string lists into a Vec cannot fail.
+    let mark = out.len();
+    if write_line(out, &c, args.echo_text.then_some(clean.as_ref())).is_err() {
+        out.truncate(mark);
+        out.extend_from_slice(b"{}");
+    }
+    out.push(b'\n');
+}
+
+/// Appends the JSON object of `Line` for `c` (and `text`) to `out`: the keys, commas and
+/// brackets that serialising `Line` writes, with each number and string written by the same
+/// serialiser, so the bytes are those of `serde_json::to_writer(out, &Line { .. })` without
+/// walking the struct.
+fn write_line(out: &mut Vec<u8>, c: &Classification, text: Option<&str>) -> serde_json::Result<()> {
+    let s = &c.sentiment;
+    out.extend_from_slice(b"{\"compound\":");
+    serde_json::to_writer(&mut *out, &s.compound)?;
+    out.extend_from_slice(b",\"pos\":");
+    serde_json::to_writer(&mut *out, &s.pos)?;
+    out.extend_from_slice(b",\"neu\":");
+    serde_json::to_writer(&mut *out, &s.neu)?;
+    out.extend_from_slice(b",\"neg\":");
+    serde_json::to_writer(&mut *out, &s.neg)?;
+    out.extend_from_slice(b",\"category\":");
+    serde_json::to_writer(&mut *out, c.category.as_str())?;
+    out.extend_from_slice(b",\"confidence\":");
+    serde_json::to_writer(&mut *out, &round4(c.confidence))?;
+    out.extend_from_slice(b",\"complaint_score\":");
+    serde_json::to_writer(&mut *out, &round4(c.complaint_score))?;
+    out.extend_from_slice(b",\"products\":");
+    serde_json::to_writer(&mut *out, &c.products)?;
+    out.extend_from_slice(b",\"topics\":");
+    serde_json::to_writer(&mut *out, &c.topics)?;
+    if let Some(t) = text {
+        out.extend_from_slice(b",\"text\":");
+        serde_json::to_writer(&mut *out, t)?;
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+/// `Line` serialised by serde, for the test that `write_line` writes the same bytes.
+#[cfg(test)]
+fn line_via_serde(c: &Classification, text: Option<&str>) -> Vec<u8> {
     let line = Line {
         compound: c.sentiment.compound,
         pos: c.sentiment.pos,
@@ -211,13 +255,9 @@ fn classify_line(args: &ClassifyArgs, classifier: &Classifier, bytes: &[u8], out
         complaint_score: round4(c.complaint_score),
         products: &c.products,
         topics: &c.topics,
-        text: args.echo_text.then_some(clean.as_ref()),
+        text,
     };
-    // Serialising plain numbers, strings and string lists into a Vec cannot fail.
-    if serde_json::to_writer(&mut *out, &line).is_err() {
-        out.extend_from_slice(b"{}");
-    }
-    out.push(b'\n');
+    serde_json::to_vec(&line).unwrap_or_default()
 }
 
 /// One unit of work: up to `CHUNK` lines, stored in one buffer.
@@ -492,4 +532,52 @@ pub fn load_model(path: &Path) -> anyhow::Result<LinearModel> {
     let bytes = std::fs::read(path)
         .with_context(|| format!("cannot read model file {}", path.display()))?;
     Ok(LinearModel::from_bytes(&bytes)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Category, Sentiment};
+
+    /// `write_line` writes the bytes serde writes for `Line`, on real classifications (with
+    /// and without the text) and on odd values: non-finite and negative-zero numbers,
+    /// strings that need escaping, several products and topics.
+    #[test]
+    fn write_line_equals_serde() {
+        let classifier = Classifier::new(&Rules::default()).expect("default classifier builds");
+        let mut cases: Vec<(Classification, Option<String>)> = [
+            "@acme my order hasn't arrived, it's been 2 weeks",
+            "thank you so much, the new app is great! \"quoted\" \\ back\u{1}slash",
+            "",
+            "😡😡 refund my card NOW ☃ \u{2028}",
+        ]
+        .iter()
+        .map(|t| (classifier.classify(t), Some(t.to_string())))
+        .collect();
+        let odd = Classification {
+            sentiment: Sentiment {
+                compound: f64::NAN,
+                pos: -0.0,
+                neu: f64::INFINITY,
+                neg: 1e-300,
+            },
+            category: Category::Other,
+            confidence: 0.123456,
+            complaint_score: 1.0 / 3.0,
+            products: vec!["a\"b".into(), "c\nd".into()],
+            topics: vec!["é".into(), "\u{7f}".into(), String::new()],
+        };
+        cases.push((odd, Some("\u{0}\t".into())));
+        for (c, text) in &cases {
+            for t in [None, text.as_deref()] {
+                let mut mine = Vec::new();
+                write_line(&mut mine, c, t).expect("writes into a Vec");
+                assert_eq!(
+                    String::from_utf8_lossy(&mine),
+                    String::from_utf8_lossy(&line_via_serde(c, t)),
+                    "{c:?}"
+                );
+            }
+        }
+    }
 }
