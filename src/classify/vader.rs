@@ -190,8 +190,8 @@ type FastMap<Key, V> = HashMap<Key, V, BuildHasherDefault<FastHasher>>;
 /// Longest key `InlineWords` stores.
 const INLINE_KEY: usize = 16;
 
-/// One slot of `InlineWords`: the key zero-padded to 16 bytes, its length (0: empty slot) and
-/// the index of its `Word`.
+/// One slot of `InlineWords`: the key zero-padded to 16 bytes, its length and the index of
+/// its `Word`.
 #[derive(Debug, Clone, Copy, Default)]
 struct InlineSlot {
     key: [u64; 2],
@@ -202,9 +202,12 @@ struct InlineSlot {
 /// The words of `FastVader::words` whose keys have 1 to `INLINE_KEY` bytes (nearly all), in
 /// an open-addressing table that keeps each key inside its slot: a lookup hashes and
 /// compares two machine words and follows no pointer, where the map chases each key's heap
-/// allocation. `get` answers exactly as the map does (longer and empty keys go to the map).
+/// allocation. A one-byte tag per slot (0: empty), from the key's hash, is probed first, so
+/// a word that is not in the table (most words) is rejected from a small array. `get`
+/// answers exactly as the map does (longer and empty keys go to the map).
 #[derive(Debug, Default)]
 struct InlineWords {
+    tags: Vec<u8>,
     slots: Vec<InlineSlot>,
     words: Vec<Word>,
     mask: usize,
@@ -223,14 +226,16 @@ impl InlineWords {
         [word(lo), word(hi)]
     }
 
-    fn slot_of(&self, key: [u64; 2], len: usize) -> usize {
+    /// The first slot to probe for `key` and the key's tag (never 0).
+    fn slot_of(&self, key: [u64; 2], len: usize) -> (usize, u8) {
         let h = (key[0] ^ key[1].rotate_left(29) ^ len as u64).wrapping_mul(K);
-        (h ^ (h >> 32)) as usize & self.mask
+        ((h ^ (h >> 32)) as usize & self.mask, (h >> 56) as u8 | 1)
     }
 
     fn build(map: &FastMap<Box<str>, Word>) -> Self {
         let size = (map.len() * 2).next_power_of_two().max(16);
         let mut t = InlineWords {
+            tags: vec![0; size],
             slots: vec![InlineSlot::default(); size],
             words: Vec::with_capacity(map.len()),
             mask: size - 1,
@@ -241,10 +246,11 @@ impl InlineWords {
                 continue;
             }
             let key = Self::pad(b);
-            let mut i = t.slot_of(key, b.len());
-            while t.slots[i].len != 0 {
+            let (mut i, tag) = t.slot_of(key, b.len());
+            while t.tags[i] != 0 {
                 i = (i + 1) & t.mask;
             }
+            t.tags[i] = tag;
             t.slots[i] = InlineSlot {
                 key,
                 len: b.len() as u8,
@@ -263,14 +269,17 @@ impl InlineWords {
             return map.get(key).copied();
         }
         let k = Self::pad(b);
-        let mut i = self.slot_of(k, b.len());
+        let (mut i, tag) = self.slot_of(k, b.len());
         loop {
-            let s = &self.slots[i];
-            if s.len == 0 {
+            let t = self.tags[i];
+            if t == 0 {
                 return None;
             }
-            if s.key == k && usize::from(s.len) == b.len() {
-                return self.words.get(s.word as usize).copied();
+            if t == tag {
+                let s = &self.slots[i];
+                if s.key == k && usize::from(s.len) == b.len() {
+                    return self.words.get(s.word as usize).copied();
+                }
             }
             i = (i + 1) & self.mask;
         }
