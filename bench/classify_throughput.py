@@ -87,6 +87,9 @@ def main():
         print(f"carepulse classify (full pipeline, all {os.cpu_count()} CPUs): {args.n} texts in {multi_s:.1f} s = "
               f"{multi_rate:,.0f} texts/s = {multi_rate / py_rate:.1f}x the reference")
     print(f"speed-up (best of the above): {best / py_rate:.1f}x (bar: 20x)")
+    print(f"machine load average (1 min) when the run ended: {os.getloadavg()[0]:.2f}")
+    if multi_s is not None:
+        print(f"ALL-CPU RATIO: {args.n / multi_s / py_rate:.1f}x the reference (bar: 20x)")
     return 0 if best / py_rate >= 20 else 1
 
 

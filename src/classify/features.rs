@@ -170,6 +170,46 @@ impl Tokens {
 
     /// `tokenize`, into this buffer.
     pub fn split(&mut self, lower: &str) {
+        if lower.is_ascii() {
+            self.split_ascii(lower.as_bytes());
+        } else {
+            self.split_chars(lower);
+        }
+    }
+
+    /// `split_chars` for ASCII text, byte by byte: the same tokens without decoding UTF-8 or
+    /// asking the Unicode tables (for ASCII, alphanumeric is ASCII alphanumeric, and the
+    /// only symbol tokens are `?` and `!`).
+    fn split_ascii(&mut self, lower: &[u8]) {
+        self.buf.clear();
+        self.spans.clear();
+        let mut start = 0usize;
+        for &b in lower {
+            let b = if b == b'`' { b'\'' } else { b };
+            let in_word = self.buf.len() > start;
+            if b.is_ascii_alphanumeric() || (b == b'\'' && in_word) {
+                if b.is_ascii_digit() {
+                    if !(in_word && self.buf.as_bytes().last() == Some(&b'0')) {
+                        self.buf.push('0');
+                    }
+                } else {
+                    self.buf.push(char::from(b));
+                }
+            } else {
+                self.close_word(start);
+                if b == b'?' || b == b'!' {
+                    let a = self.buf.len();
+                    self.buf.push(char::from(b));
+                    self.spans.push((a as u32, self.buf.len() as u32));
+                }
+                start = self.buf.len();
+            }
+        }
+        self.close_word(start);
+    }
+
+    /// `tokenize`, into this buffer, for any text.
+    fn split_chars(&mut self, lower: &str) {
         self.buf.clear();
         self.spans.clear();
         let mut start = 0usize;
@@ -659,6 +699,43 @@ mod tests {
             v,
             vec!["my", "order", "0", "hasn't", "arrived", "?", "!", "😡", "quoted"]
         );
+    }
+
+    /// The ASCII tokenizer gives the tokens of the general one on every ASCII text of the
+    /// corpora and on edge cases (digit runs, apostrophes, backquotes, symbols).
+    #[test]
+    fn ascii_split_equals_char_split() {
+        let mut texts: Vec<String> = [
+            "",
+            "'",
+            "''a''",
+            "a'b'' c`d` `e",
+            "12ab34 0 00x0 a1b2c3 1'2 '9",
+            "what?! no!! ?x! #123 @a_b-c",
+            "don't won`t it's'' ''tis",
+            "\t\x0b\x00\x7f~ a",
+        ]
+        .map(String::from)
+        .to_vec();
+        for f in ["vader/tweets_GroundTruth.txt", "complaints-dev.csv"] {
+            let path = format!("{}/../shared/data/{f}", env!("CARGO_MANIFEST_DIR"));
+            match std::fs::read(&path) {
+                Ok(b) => texts.extend(
+                    String::from_utf8_lossy(&b)
+                        .lines()
+                        .map(str::to_lowercase)
+                        .filter(|l| l.is_ascii()),
+                ),
+                Err(_) => eprintln!("skipping {path}: absent"),
+            }
+        }
+        assert!(texts.len() > 8);
+        let (mut a, mut b) = (Tokens::default(), Tokens::default());
+        for t in &texts {
+            a.split_ascii(t.as_bytes());
+            b.split_chars(t);
+            assert!(a.iter().eq(b.iter()), "{t:?}");
+        }
     }
 
     #[test]

@@ -163,14 +163,14 @@ impl Classifier {
             }
             Err(_) => fused(&mut Scratch::default(), None),
         });
-        let inquiry = category::inquiry_strength(clean);
-        let (cat, confidence) = category::decide(
-            p,
-            f64::from(self.model.threshold),
-            inquiry,
-            thanks,
-            &sentiment,
-        );
+        let threshold = f64::from(self.model.threshold);
+        // `decide` reads the inquiry strength only below the complaint threshold.
+        let inquiry = if p >= threshold {
+            0.0
+        } else {
+            category::inquiry_strength(clean)
+        };
+        let (cat, confidence) = category::decide(p, threshold, inquiry, thanks, &sentiment);
         Classification {
             sentiment,
             category: cat,

@@ -187,6 +187,105 @@ impl Hasher for FastHasher {
 
 type FastMap<Key, V> = HashMap<Key, V, BuildHasherDefault<FastHasher>>;
 
+/// Longest key `InlineWords` stores.
+const INLINE_KEY: usize = 16;
+
+/// One slot of `InlineWords`: the key zero-padded to 16 bytes, its length and the index of
+/// its `Word`.
+#[derive(Debug, Clone, Copy, Default)]
+struct InlineSlot {
+    key: [u64; 2],
+    len: u8,
+    word: u32,
+}
+
+/// The words of `FastVader::words` whose keys have 1 to `INLINE_KEY` bytes (nearly all), in
+/// an open-addressing table that keeps each key inside its slot: a lookup hashes and
+/// compares two machine words and follows no pointer, where the map chases each key's heap
+/// allocation. A one-byte tag per slot (0: empty), from the key's hash, is probed first, so
+/// a word that is not in the table (most words) is rejected from a small array. `get`
+/// answers exactly as the map does (longer and empty keys go to the map).
+#[derive(Debug, Default)]
+struct InlineWords {
+    tags: Vec<u8>,
+    slots: Vec<InlineSlot>,
+    words: Vec<Word>,
+    mask: usize,
+}
+
+impl InlineWords {
+    fn pad(key: &[u8]) -> [u64; 2] {
+        let mut a = [0u8; INLINE_KEY];
+        a[..key.len()].copy_from_slice(key);
+        let (lo, hi) = a.split_at(8);
+        let word = |b: &[u8]| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(b);
+            u64::from_le_bytes(w)
+        };
+        [word(lo), word(hi)]
+    }
+
+    /// The first slot to probe for `key` and the key's tag (never 0).
+    fn slot_of(&self, key: [u64; 2], len: usize) -> (usize, u8) {
+        let h = (key[0] ^ key[1].rotate_left(29) ^ len as u64).wrapping_mul(K);
+        ((h ^ (h >> 32)) as usize & self.mask, (h >> 56) as u8 | 1)
+    }
+
+    fn build(map: &FastMap<Box<str>, Word>) -> Self {
+        let size = (map.len() * 2).next_power_of_two().max(16);
+        let mut t = InlineWords {
+            tags: vec![0; size],
+            slots: vec![InlineSlot::default(); size],
+            words: Vec::with_capacity(map.len()),
+            mask: size - 1,
+        };
+        for (k, w) in map {
+            let b = k.as_bytes();
+            if b.is_empty() || b.len() > INLINE_KEY {
+                continue;
+            }
+            let key = Self::pad(b);
+            let (mut i, tag) = t.slot_of(key, b.len());
+            while t.tags[i] != 0 {
+                i = (i + 1) & t.mask;
+            }
+            t.tags[i] = tag;
+            t.slots[i] = InlineSlot {
+                key,
+                len: b.len() as u8,
+                word: t.words.len() as u32,
+            };
+            t.words.push(*w);
+        }
+        t
+    }
+
+    /// `map.get(key)` for the map this table was built from.
+    #[inline]
+    fn get(&self, map: &FastMap<Box<str>, Word>, key: &str) -> Option<Word> {
+        let b = key.as_bytes();
+        if b.is_empty() || b.len() > INLINE_KEY {
+            return map.get(key).copied();
+        }
+        let k = Self::pad(b);
+        let (mut i, tag) = self.slot_of(k, b.len());
+        loop {
+            let t = self.tags[i];
+            if t == 0 {
+                return None;
+            }
+            if t == tag {
+                let s = &self.slots[i];
+                if s.key == k && usize::from(s.len) == b.len() {
+                    return self.words.get(s.word as usize).copied();
+                }
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+}
+
 /// Python's `str.isspace()` class (Unicode White_Space plus U+001C..U+001F).
 fn is_py_space(c: char) -> bool {
     c.is_whitespace() || matches!(c, '\u{1c}'..='\u{1f}')
@@ -241,6 +340,8 @@ thread_local! {
 /// VADER 3.3.2 with exact output, fast. Build once (it parses the lexicons) and share.
 pub struct FastVader {
     words: FastMap<Box<str>, Word>,
+    /// `words` again, for fast lookups.
+    inline: InlineWords,
     emojis: FastMap<char, &'static str>,
     /// Multi-token idioms (`SPECIAL_CASES`): key, value, whether Python spells it as an int.
     specials: FastMap<Box<str>, (f64, bool)>,
@@ -326,6 +427,7 @@ impl FastVader {
             words.entry(w.into()).or_default().kw = k;
         }
         FastVader {
+            inline: InlineWords::build(&words),
             words,
             emojis,
             specials,
@@ -459,7 +561,7 @@ impl FastVader {
                 }
             }
             let l = &lower[lstart..];
-            let w = self.words.get(l).copied().unwrap_or_default();
+            let w = self.inline.get(&self.words, l).unwrap_or_default();
             let negated =
                 w.flags & NEGATED != 0 || (l.as_bytes().contains(&b'\'') && l.contains("n't"));
             toks.push(Tok {
@@ -869,6 +971,46 @@ mod tests {
                 None
             }
         }
+    }
+
+    /// The inline table answers as the map on every key of the map, on keys that differ from
+    /// them by a byte or a trailing NUL, on long and empty keys and on the corpus tokens.
+    #[test]
+    fn inline_words_answer_as_the_map() {
+        let v = FastVader::new();
+        let mut keys: Vec<String> = v.words.keys().map(|k| k.to_string()).collect();
+        let mut near = Vec::new();
+        for k in &keys {
+            near.push(format!("{k}\0"));
+            near.push(format!("{k}x"));
+            near.push(k[..k.len() - k.chars().last().map_or(0, char::len_utf8)].to_string());
+        }
+        keys.extend(near);
+        keys.extend(
+            [
+                "",
+                "\0",
+                "a",
+                "abcdefghijklmnop",
+                "abcdefghijklmnopq",
+                "😡",
+                "no",
+                "kind of",
+            ]
+            .map(String::from),
+        );
+        if let Some(t) = shared("vader/tweets_GroundTruth.txt") {
+            keys.extend(t.split_whitespace().map(str::to_lowercase));
+        }
+        let long = v.words.keys().filter(|k| k.len() > INLINE_KEY).count();
+        assert_eq!(v.inline.words.len() + long, v.words.len());
+        let mut found = 0;
+        for k in &keys {
+            let want = v.words.get(k.as_str()).copied();
+            assert_eq!(v.inline.get(&v.words, k), want, "{k:?}");
+            found += usize::from(want.is_some());
+        }
+        assert!(found >= v.words.len());
     }
 
     #[test]

@@ -7,7 +7,6 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use serde::Serialize;
 
 use crate::classify::features::FeatureConfig;
 use crate::classify::train::{cross_validate, train_complaint_model, Confusion, Labelled};
@@ -139,7 +138,8 @@ pub struct EvalArgs {
     pub model: ModelArgs,
 }
 
-#[derive(Serialize)]
+#[cfg(test)]
+#[derive(serde::Serialize)]
 struct Line<'a> {
     compound: f64,
     pos: f64,
@@ -186,11 +186,12 @@ fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
-/// Lines read per batch; a batch is classified on all cores and written in input order.
-const BATCH: usize = 32_768;
-/// Lines per unit of work inside a batch: threads take the next unit when they finish one,
-/// so a thread slowed by other load on the machine does not hold the others up.
+/// Lines per unit of work: the reading thread cuts the input into units of this many lines,
+/// worker threads classify them, and the reading thread writes their output in input order.
 const CHUNK: usize = 512;
+/// Units queued for the workers, per worker: enough to keep them busy while the reading
+/// thread writes, few enough to bound memory.
+const QUEUED_PER_WORKER: usize = 4;
 
 fn classify_line(args: &ClassifyArgs, classifier: &Classifier, bytes: &[u8], out: &mut Vec<u8>) {
     let text = String::from_utf8_lossy(bytes);
@@ -200,6 +201,50 @@ fn classify_line(args: &ClassifyArgs, classifier: &Classifier, bytes: &[u8], out
         crate::classify::strip_markup_cow(&text)
     };
     let c: Classification = classifier.classify_clean(&text, &clean);
+    // Writing plain numbers, strings and string lists into a Vec cannot fail.
+    let mark = out.len();
+    if write_line(out, &c, args.echo_text.then_some(clean.as_ref())).is_err() {
+        out.truncate(mark);
+        out.extend_from_slice(b"{}");
+    }
+    out.push(b'\n');
+}
+
+/// Appends the JSON object of `Line` for `c` (and `text`) to `out`: the keys, commas and
+/// brackets that serialising `Line` writes, with each number and string written by the same
+/// serialiser, so the bytes are those of `serde_json::to_writer(out, &Line { .. })` without
+/// walking the struct.
+fn write_line(out: &mut Vec<u8>, c: &Classification, text: Option<&str>) -> serde_json::Result<()> {
+    let s = &c.sentiment;
+    out.extend_from_slice(b"{\"compound\":");
+    serde_json::to_writer(&mut *out, &s.compound)?;
+    out.extend_from_slice(b",\"pos\":");
+    serde_json::to_writer(&mut *out, &s.pos)?;
+    out.extend_from_slice(b",\"neu\":");
+    serde_json::to_writer(&mut *out, &s.neu)?;
+    out.extend_from_slice(b",\"neg\":");
+    serde_json::to_writer(&mut *out, &s.neg)?;
+    out.extend_from_slice(b",\"category\":");
+    serde_json::to_writer(&mut *out, c.category.as_str())?;
+    out.extend_from_slice(b",\"confidence\":");
+    serde_json::to_writer(&mut *out, &round4(c.confidence))?;
+    out.extend_from_slice(b",\"complaint_score\":");
+    serde_json::to_writer(&mut *out, &round4(c.complaint_score))?;
+    out.extend_from_slice(b",\"products\":");
+    serde_json::to_writer(&mut *out, &c.products)?;
+    out.extend_from_slice(b",\"topics\":");
+    serde_json::to_writer(&mut *out, &c.topics)?;
+    if let Some(t) = text {
+        out.extend_from_slice(b",\"text\":");
+        serde_json::to_writer(&mut *out, t)?;
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+/// `Line` serialised by serde, for the test that `write_line` writes the same bytes.
+#[cfg(test)]
+fn line_via_serde(c: &Classification, text: Option<&str>) -> Vec<u8> {
     let line = Line {
         compound: c.sentiment.compound,
         pos: c.sentiment.pos,
@@ -210,31 +255,31 @@ fn classify_line(args: &ClassifyArgs, classifier: &Classifier, bytes: &[u8], out
         complaint_score: round4(c.complaint_score),
         products: &c.products,
         topics: &c.topics,
-        text: args.echo_text.then_some(clean.as_ref()),
+        text,
     };
-    // Serialising plain numbers, strings and string lists into a Vec cannot fail.
-    if serde_json::to_writer(&mut *out, &line).is_err() {
-        out.extend_from_slice(b"{}");
-    }
-    out.push(b'\n');
+    serde_json::to_vec(&line).unwrap_or_default()
 }
 
-/// Reads up to `BATCH` lines into `data`, recording each line's byte range (without its
-/// `\n` or `\r\n`) in `spans`. Returns false at end of input.
-fn read_batch(
-    input: &mut impl BufRead,
-    data: &mut Vec<u8>,
-    spans: &mut Vec<(usize, usize)>,
-) -> anyhow::Result<bool> {
-    data.clear();
-    spans.clear();
-    while spans.len() < BATCH {
+/// One unit of work: up to `CHUNK` lines, stored in one buffer.
+struct Unit {
+    /// Position of the unit in the input.
+    seq: u64,
+    data: Vec<u8>,
+    /// Byte range of each line in `data`, without its `\n` or `\r\n`.
+    spans: Vec<(usize, usize)>,
+}
+
+/// Reads up to `CHUNK` lines into a new unit. Returns `None` at end of input.
+fn read_unit(input: &mut impl BufRead, seq: u64) -> anyhow::Result<Option<Unit>> {
+    let mut data = Vec::with_capacity(CHUNK * 128);
+    let mut spans = Vec::with_capacity(CHUNK);
+    while spans.len() < CHUNK {
         let start = data.len();
         let n = input
-            .read_until(b'\n', data)
+            .read_until(b'\n', &mut data)
             .context("cannot read standard input")?;
         if n == 0 {
-            return Ok(false);
+            break;
         }
         let mut end = data.len();
         if data[end - 1] == b'\n' {
@@ -245,49 +290,32 @@ fn read_batch(
         }
         spans.push((start, end));
     }
-    Ok(true)
+    Ok((!spans.is_empty()).then_some(Unit { seq, data, spans }))
 }
 
-/// JSON lines of one chunk of a batch: the chunk's number and its output.
-type ChunkOutput = (usize, Vec<u8>);
+/// Output of units that came back ahead of their turn, and the next unit to write.
+struct Reorder {
+    next: u64,
+    waiting: std::collections::BTreeMap<u64, Vec<u8>>,
+}
 
-/// Classifies the lines of one batch (`spans` into `data`) on `threads` threads; returns the
-/// JSON lines of each chunk of `CHUNK` lines, in input order.
-fn classify_batch<'s, 'e: 's>(
-    s: &'s std::thread::Scope<'s, 'e>,
-    args: &'e ClassifyArgs,
-    classifier: &'e Classifier,
-    threads: usize,
-    data: &'e [u8],
-    spans: &'e [(usize, usize)],
-) -> Vec<std::thread::ScopedJoinHandle<'s, Vec<ChunkOutput>>> {
-    let chunks = spans.len().div_ceil(CHUNK);
-    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    (0..threads.min(chunks).max(1))
-        .map(|_| {
-            let next = std::sync::Arc::clone(&next);
-            s.spawn(move || {
-                let mut done: Vec<ChunkOutput> = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(part) = spans.chunks(CHUNK).nth(i) else {
-                        return done;
-                    };
-                    let mut buf = Vec::with_capacity(part.len() * 200);
-                    for &(a, b) in part {
-                        classify_line(args, classifier, &data[a..b], &mut buf);
-                    }
-                    done.push((i, buf));
-                }
-            })
-        })
-        .collect()
+impl Reorder {
+    /// Takes the output of unit `seq` and writes every unit that is now due.
+    fn put(&mut self, seq: u64, buf: Vec<u8>, out: &mut impl Write) -> anyhow::Result<()> {
+        self.waiting.insert(seq, buf);
+        while let Some(buf) = self.waiting.remove(&self.next) {
+            out.write_all(&buf).context("cannot write output")?;
+            self.next += 1;
+        }
+        Ok(())
+    }
 }
 
 /// Classifies every line of `input` (an empty line included) and writes one JSON object per
-/// line to `output`, in input order. Lines are read as bytes and decoded lossily. Batches
-/// are classified on all available cores while this thread writes the previous batch's
-/// output and reads the next batch, so reading and writing overlap classification.
+/// line to `output`, in input order. Lines are read as bytes and decoded lossily. Worker
+/// threads (one per available core) live for the whole run, so their per-thread buffers and
+/// token memos stay warm; this thread reads units of `CHUNK` lines, hands them out, and
+/// writes the output of finished units in input order.
 pub fn run_classify(
     args: &ClassifyArgs,
     mut input: impl BufRead,
@@ -297,44 +325,59 @@ pub fn run_classify(
     let classifier = build_classifier(&rules, args.model.as_deref())?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut out = std::io::BufWriter::with_capacity(1 << 20, output);
-    let (mut data, mut spans) = (Vec::new(), Vec::with_capacity(BATCH));
-    let (mut next_data, mut next_spans) = (Vec::new(), Vec::with_capacity(BATCH));
-    let mut more = read_batch(&mut input, &mut data, &mut spans)?;
-    let mut pending: Vec<ChunkOutput> = Vec::new();
-    while !spans.is_empty() {
-        let (results, io) = std::thread::scope(|s| {
-            let handles = classify_batch(s, args, &classifier, threads, &data, &spans);
-            let io = (|| -> anyhow::Result<bool> {
-                for (_, r) in &pending {
-                    out.write_all(r).context("cannot write output")?;
+    let (unit_tx, unit_rx) = std::sync::mpsc::sync_channel::<Unit>(threads * QUEUED_PER_WORKER);
+    let unit_rx = std::sync::Mutex::new(unit_rx);
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<(u64, Vec<u8>)>();
+    let mut order = Reorder {
+        next: 0,
+        waiting: std::collections::BTreeMap::new(),
+    };
+    std::thread::scope(|s| -> anyhow::Result<()> {
+        let mut workers = Vec::with_capacity(threads);
+        for _ in 0..threads {
+            let (unit_rx, done_tx, classifier) = (&unit_rx, done_tx.clone(), &classifier);
+            workers.push(s.spawn(move || loop {
+                // A poisoned lock means another worker died; stop too.
+                let unit = match unit_rx.lock() {
+                    Ok(rx) => rx.recv(),
+                    Err(_) => return,
+                };
+                let Ok(unit) = unit else { return };
+                let mut buf = Vec::with_capacity(unit.spans.len() * 200);
+                for &(a, b) in &unit.spans {
+                    classify_line(args, classifier, &unit.data[a..b], &mut buf);
                 }
-                if more {
-                    read_batch(&mut input, &mut next_data, &mut next_spans)
-                } else {
-                    next_data.clear();
-                    next_spans.clear();
-                    Ok(false)
+                if done_tx.send((unit.seq, buf)).is_err() {
+                    return;
                 }
-            })();
-            let mut all = Vec::new();
-            for h in handles {
-                all.extend(h.join().map_err(|_| {
-                    anyhow::anyhow!(
-                        "a classification thread failed; please report the input that caused it"
-                    )
-                })?);
+            }));
+        }
+        drop(done_tx);
+        let mut sent = 0u64;
+        while let Some(unit) = read_unit(&mut input, sent)? {
+            if unit_tx.send(unit).is_err() {
+                break;
             }
-            Ok::<_, anyhow::Error>((all, io))
-        })?;
-        more = io?;
-        pending = results;
-        pending.sort_unstable_by_key(|r| r.0);
-        std::mem::swap(&mut data, &mut next_data);
-        std::mem::swap(&mut spans, &mut next_spans);
-    }
-    for (_, r) in &pending {
-        out.write_all(r).context("cannot write output")?;
-    }
+            sent += 1;
+            while let Ok((seq, buf)) = done_rx.try_recv() {
+                order.put(seq, buf, &mut out)?;
+            }
+        }
+        drop(unit_tx);
+        let failed = || {
+            anyhow::anyhow!(
+                "a classification thread failed; please report the input that caused it"
+            )
+        };
+        while order.next < sent {
+            let (seq, buf) = done_rx.recv().map_err(|_| failed())?;
+            order.put(seq, buf, &mut out)?;
+        }
+        for w in workers {
+            w.join().map_err(|_| failed())?;
+        }
+        Ok(())
+    })?;
     out.flush().context("cannot write output")?;
     Ok(())
 }
@@ -489,4 +532,52 @@ pub fn load_model(path: &Path) -> anyhow::Result<LinearModel> {
     let bytes = std::fs::read(path)
         .with_context(|| format!("cannot read model file {}", path.display()))?;
     Ok(LinearModel::from_bytes(&bytes)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Category, Sentiment};
+
+    /// `write_line` writes the bytes serde writes for `Line`, on real classifications (with
+    /// and without the text) and on odd values: non-finite and negative-zero numbers,
+    /// strings that need escaping, several products and topics.
+    #[test]
+    fn write_line_equals_serde() {
+        let classifier = Classifier::new(&Rules::default()).expect("default classifier builds");
+        let mut cases: Vec<(Classification, Option<String>)> = [
+            "@acme my order hasn't arrived, it's been 2 weeks",
+            "thank you so much, the new app is great! \"quoted\" \\ back\u{1}slash",
+            "",
+            "😡😡 refund my card NOW ☃ \u{2028}",
+        ]
+        .iter()
+        .map(|t| (classifier.classify(t), Some(t.to_string())))
+        .collect();
+        let odd = Classification {
+            sentiment: Sentiment {
+                compound: f64::NAN,
+                pos: -0.0,
+                neu: f64::INFINITY,
+                neg: 1e-300,
+            },
+            category: Category::Other,
+            confidence: 0.123456,
+            complaint_score: 1.0 / 3.0,
+            products: vec!["a\"b".into(), "c\nd".into()],
+            topics: vec!["é".into(), "\u{7f}".into(), String::new()],
+        };
+        cases.push((odd, Some("\u{0}\t".into())));
+        for (c, text) in &cases {
+            for t in [None, text.as_deref()] {
+                let mut mine = Vec::new();
+                write_line(&mut mine, c, t).expect("writes into a Vec");
+                assert_eq!(
+                    String::from_utf8_lossy(&mine),
+                    String::from_utf8_lossy(&line_via_serde(c, t)),
+                    "{c:?}"
+                );
+            }
+        }
+    }
 }
