@@ -474,6 +474,29 @@ async fn sql_aggregates_equal_the_pure_engine_over_full_rows() {
                             "resolved {phase} {brand:?} {platform:?} {now} {spec:?}"
                         );
 
+                        // The backlog: actionable conversations waiting at now, whatever their start.
+                        let everything = ReportQuery {
+                            start: 0,
+                            end: i64::MAX,
+                            ..q.clone()
+                        };
+                        let all = store
+                            .conversations_started(&everything)
+                            .await
+                            .expect("all conversations");
+                        let waiting: Vec<i64> = all
+                            .iter()
+                            .filter(|c| c.actionable)
+                            .filter_map(|c| c.waiting_since)
+                            .filter(|&w| w <= now)
+                            .collect();
+                        let backlog = store.backlog(&q, now).await.expect("backlog");
+                        assert_eq!(
+                            (backlog.count, backlog.oldest_waiting_since),
+                            (waiting.len() as i64, waiting.iter().copied().min()),
+                            "backlog {phase} {brand:?} {platform:?} {now}"
+                        );
+
                         // The badge's conversations: the actionable ones started in the window.
                         let key = |b: &carepulse::kpi::inputs::BadgeConversation| {
                             (b.first_inbound_at, b.platform.as_str(), b.first_response_at)

@@ -613,8 +613,49 @@ impl Store {
 
     /// Actionable conversations whose customer waits at `now`, whatever their start.
     pub async fn backlog(&self, query: &ReportQuery, now: i64) -> Result<BacklogRow, StoreError> {
+        // The counts kept by triggers are the backlog as seen at or after the latest waiting
+        // instant; a report of the past, or cut by product, counts the conversations.
+        let latest: Option<i64> = sqlx::query_scalar(
+            "SELECT max(waiting_since) FROM conversations WHERE waiting_since IS NOT NULL",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| self.map_err(e))?;
+        if query.product.is_some() || latest.is_some_and(|t| t > now) {
+            return self.scan_backlog(query, now).await;
+        }
+        let mut q: QueryBuilder<Sqlite> =
+            QueryBuilder::new("SELECT coalesce(sum(n), 0) FROM backlog_counts WHERE 1 = 1");
+        push_filters(&mut q, query);
+        let count: i64 = q
+            .build_query_scalar()
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| self.map_err(e))?;
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT count(*), min(waiting_since) FROM conversations WHERE waiting_since IS NOT NULL AND actionable = 1 AND waiting_since <= ",
+            "SELECT waiting_since FROM conversations INDEXED BY conversations_backlog WHERE waiting_since IS NOT NULL AND actionable = 1",
+        );
+        push_filters(&mut q, query);
+        q.push(" ORDER BY waiting_since LIMIT 1");
+        let oldest: Option<i64> = q
+            .build_query_scalar()
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| self.map_err(e))?;
+        Ok(BacklogRow {
+            count,
+            oldest_waiting_since: oldest,
+        })
+    }
+
+    /// `backlog` counted from the conversations.
+    pub(crate) async fn scan_backlog(
+        &self,
+        query: &ReportQuery,
+        now: i64,
+    ) -> Result<BacklogRow, StoreError> {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT count(*), min(waiting_since) FROM conversations INDEXED BY conversations_backlog WHERE waiting_since IS NOT NULL AND actionable = 1 AND waiting_since <= ",
         );
         q.push_bind(now);
         push_filters(&mut q, query);
@@ -638,7 +679,7 @@ impl Store {
     ) -> Result<Vec<PraiseMessage>, StoreError> {
         const CANDIDATES: usize = 4 * crate::kpi::highlights::STORIES;
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT group_concat(id || ':' || coalesce(compound, 0) || ':' || coalesce(engagement, 0) || ':' || created_at, ',') FROM messages WHERE direction = 'inbound' AND category = 'praise' AND created_at >= ",
+            "SELECT group_concat(id || ':' || coalesce(compound, 0) || ':' || coalesce(engagement, 0) || ':' || created_at, ',') FROM messages INDEXED BY messages_praise_cover WHERE direction = 'inbound' AND category = 'praise' AND created_at >= ",
         );
         q.push_bind(query.start)
             .push(" AND created_at < ")
@@ -716,18 +757,21 @@ impl Store {
     /// Authors with >= 3 praise messages or >= 2 helpful replies (compound >= 0.05, in another
     /// customer's conversation) in `[query.start, query.end)`.
     pub async fn loyalty(&self, query: &ReportQuery) -> Result<Vec<AuthorActivity>, StoreError> {
-        // Only authors with two or more such messages, the last since the window's start,
-        // can qualify (`author_activity`); each is counted exactly from the per-author indexes.
+        // Only authors whose third latest praise or second latest helpful-looking reply is
+        // since the window's start can qualify (`author_activity`); each is counted exactly
+        // from the per-author indexes (CROSS JOIN keeps the candidates the outer loop).
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "WITH candidates(author) AS (SELECT author FROM author_activity WHERE n >= 2 AND last_at >= ",
+            "WITH candidates(author) AS (SELECT author FROM author_activity WHERE praise_3 >= ",
         );
         q.push_bind(query.start)
-            .push(") SELECT author, min(platform), sum(p), sum(h) FROM (SELECT m.author AS author, m.platform AS platform, 1 AS p, 0 AS h FROM candidates k JOIN messages m INDEXED BY messages_praise_by_author ON m.author = k.author WHERE m.direction = 'inbound' AND m.category = 'praise' AND m.created_at >= ");
+            .push(" UNION SELECT author FROM author_activity WHERE helpful_2 >= ")
+            .push_bind(query.start)
+            .push(") SELECT author, min(platform), sum(p), sum(h) FROM (SELECT m.author AS author, m.platform AS platform, 1 AS p, 0 AS h FROM candidates k CROSS JOIN messages m INDEXED BY messages_praise_by_author ON m.author = k.author WHERE m.direction = 'inbound' AND m.category = 'praise' AND m.created_at >= ");
         q.push_bind(query.start)
             .push(" AND m.created_at < ")
             .push_bind(query.end);
         push_filters_on(&mut q, query, "m.");
-        q.push(" UNION ALL SELECT m.author, m.platform, 0, 1 FROM candidates k JOIN messages m INDEXED BY messages_helpful_by_author ON m.author = k.author JOIN conversations c ON c.id = m.conversation_id WHERE m.direction = 'inbound' AND m.reply_to IS NOT NULL AND m.compound >= 0.05 AND m.author <> c.customer AND m.created_at >= ")
+        q.push(" UNION ALL SELECT m.author, m.platform, 0, 1 FROM candidates k CROSS JOIN messages m INDEXED BY messages_helpful_by_author ON m.author = k.author JOIN conversations c ON c.id = m.conversation_id WHERE m.direction = 'inbound' AND m.reply_to IS NOT NULL AND m.compound >= 0.05 AND m.author <> c.customer AND m.created_at >= ")
             .push_bind(query.start)
             .push(" AND m.created_at < ")
             .push_bind(query.end);

@@ -36,6 +36,37 @@ struct Sums {
     negative: i64,
 }
 
+/// One author's praise and helpful-looking replies in a batch (`author_activity`).
+#[derive(Debug, Clone, Copy)]
+struct Activity {
+    n: i64,
+    last_at: i64,
+    /// Latest instants first.
+    praise: [Option<i64>; 3],
+    helpful: [Option<i64>; 2],
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Activity {
+            n: 0,
+            last_at: i64::MIN,
+            praise: [None; 3],
+            helpful: [None; 2],
+        }
+    }
+}
+
+/// Inserts `at` into `latest` (descending, `None` last) if it is among the largest.
+fn keep_latest(latest: &mut [Option<i64>], at: i64) {
+    let mut carry = Some(at);
+    for slot in latest.iter_mut() {
+        if carry > *slot {
+            std::mem::swap(slot, &mut carry);
+        }
+    }
+}
+
 /// Adds freshly inserted messages of one platform to the rollups.
 pub(crate) async fn add_messages(
     conn: &mut SqliteConnection,
@@ -73,27 +104,64 @@ pub(crate) async fn add_messages(
             }
         }
     }
-    let mut authors: HashMap<&str, (i64, i64)> = HashMap::new();
+    let mut authors: HashMap<&str, Activity> = HashMap::new();
     for m in fresh {
         let n = &m.message;
         let c = &m.classification;
-        let active = c.category == Category::Praise
-            || (n.reply_to.is_some() && c.sentiment.compound >= 0.05);
-        if n.direction == Direction::Inbound && active {
-            let e = authors.entry(n.author.as_str()).or_insert((0, i64::MIN));
-            e.0 += 1;
-            e.1 = e.1.max(n.created_at.timestamp());
+        let praise = c.category == Category::Praise;
+        let helpful = n.reply_to.is_some() && c.sentiment.compound >= 0.05;
+        if n.direction == Direction::Inbound && (praise || helpful) {
+            let at = n.created_at.timestamp();
+            let e = authors.entry(n.author.as_str()).or_default();
+            e.n += 1;
+            e.last_at = e.last_at.max(at);
+            if praise {
+                keep_latest(&mut e.praise, at);
+            }
+            if helpful {
+                keep_latest(&mut e.helpful, at);
+            }
         }
     }
     let mut authors: Vec<_> = authors.into_iter().collect();
-    authors.sort();
+    authors.sort_by(|a, b| a.0.cmp(b.0));
+    // The stored and the batch's latest instants merged: the k-th largest of both.
+    let latest = |k: usize, column: &str, of: &[&str]| {
+        let union: Vec<String> = of
+            .iter()
+            .flat_map(|c| [format!("SELECT {c} AS v"), format!("SELECT excluded.{c}")])
+            .collect();
+        format!(
+            "{column} = (SELECT v FROM ({}) WHERE v IS NOT NULL ORDER BY v DESC LIMIT 1 OFFSET {k})",
+            union.join(" UNION ALL ")
+        )
+    };
+    let praise = ["praise_1", "praise_2", "praise_3"];
+    let helpful = ["helpful_1", "helpful_2"];
+    let merge = [
+        latest(0, "praise_1", &praise),
+        latest(1, "praise_2", &praise),
+        latest(2, "praise_3", &praise),
+        latest(0, "helpful_1", &helpful),
+        latest(1, "helpful_2", &helpful),
+    ]
+    .join(", ");
     for chunk in authors.chunks(ROWS_PER_UPSERT) {
-        let mut q: QueryBuilder<Sqlite> =
-            QueryBuilder::new("INSERT INTO author_activity (author, n, last_at) ");
-        q.push_values(chunk, |mut b, (author, (n, last_at))| {
-            b.push_bind(*author).push_bind(*n).push_bind(*last_at);
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO author_activity (author, n, last_at, praise_1, praise_2, praise_3, helpful_1, helpful_2) ",
+        );
+        q.push_values(chunk, |mut b, (author, a)| {
+            b.push_bind(*author).push_bind(a.n).push_bind(a.last_at);
+            for t in a.praise {
+                b.push_bind(t);
+            }
+            for t in a.helpful {
+                b.push_bind(t);
+            }
         });
-        q.push(" ON CONFLICT DO UPDATE SET n = n + excluded.n, last_at = max(last_at, excluded.last_at)");
+        q.push(format!(
+            " ON CONFLICT DO UPDATE SET n = n + excluded.n, last_at = max(last_at, excluded.last_at), {merge}"
+        ));
         q.build().persistent(false).execute(&mut *conn).await?;
     }
     let mut volume: Vec<_> = volume.into_iter().collect();
@@ -154,7 +222,7 @@ pub(crate) async fn rebuild(conn: &mut SqliteConnection) -> Result<(), sqlx::Err
         "INSERT INTO rollup_volume SELECT width, created_at / width * width, brand, platform, direction, coalesce(category, ''), count(*), total(compound), coalesce(sum(compound >= 0.05), 0), coalesce(sum(compound > -0.05 AND compound < 0.05), 0), coalesce(sum(compound <= -0.05), 0) FROM messages, (SELECT 900 AS width UNION ALL SELECT 86400) GROUP BY 1, 2, 3, 4, 5, 6",
         "INSERT INTO rollup_tags SELECT width, created_at / width * width, brand, platform, products, topics, count(*) FROM messages, (SELECT 900 AS width UNION ALL SELECT 86400) WHERE direction = 'inbound' AND (products <> ',' OR topics <> ',') GROUP BY 1, 2, 3, 4, 5, 6",
         "DELETE FROM author_activity",
-        "INSERT INTO author_activity SELECT author, count(*), max(created_at) FROM messages WHERE direction = 'inbound' AND (category = 'praise' OR (reply_to IS NOT NULL AND compound >= 0.05)) GROUP BY author",
+        "INSERT INTO author_activity (author, n, last_at, praise_1, praise_2, praise_3, helpful_1, helpful_2) SELECT author, count(*), max(created_at), max(CASE WHEN pr = 1 THEN created_at END), max(CASE WHEN pr = 2 THEN created_at END), max(CASE WHEN pr = 3 THEN created_at END), max(CASE WHEN hr = 1 THEN created_at END), max(CASE WHEN hr = 2 THEN created_at END) FROM (SELECT author, created_at, CASE WHEN category = 'praise' THEN row_number() OVER (PARTITION BY author, category = 'praise' ORDER BY created_at DESC) END AS pr, CASE WHEN reply_to IS NOT NULL AND compound >= 0.05 THEN row_number() OVER (PARTITION BY author, reply_to IS NOT NULL AND compound >= 0.05 ORDER BY created_at DESC) END AS hr FROM messages WHERE direction = 'inbound' AND (category = 'praise' OR (reply_to IS NOT NULL AND compound >= 0.05))) GROUP BY author",
     ] {
         sqlx::query(sql).execute(&mut *conn).await?;
     }
@@ -514,6 +582,54 @@ mod tests {
         assert_same(&before, &after);
         assert_eq!(tags, store.rollup_tag_counts(q).await.expect("tags"));
         assert_eq!(before.iter().map(|m| m.count).sum::<i64>(), 900);
+    }
+
+    #[test]
+    fn keep_latest_keeps_the_largest_in_order() {
+        let mut l = [None; 3];
+        for t in [5, 1, 9, 7, 7, 2] {
+            keep_latest(&mut l, t);
+        }
+        assert_eq!(l, [Some(9), Some(7), Some(7)]);
+        let mut short = [None; 2];
+        keep_latest(&mut short, 4);
+        assert_eq!(short, [Some(4), None]);
+    }
+
+    /// The latest praise and helpful instants merged batch by batch at ingest equal those
+    /// computed from all messages at once.
+    #[tokio::test]
+    async fn author_activity_at_ingest_equals_a_rebuild() {
+        type Row = (
+            String,
+            i64,
+            i64,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+        );
+        let (_dir, store) = filled().await;
+        let read = || async {
+            sqlx::query_as::<_, Row>(
+                "SELECT author, n, last_at, praise_1, praise_2, praise_3, helpful_1, helpful_2 FROM author_activity ORDER BY author",
+            )
+            .fetch_all(&store.pool)
+            .await
+            .expect("activity")
+        };
+        let incremental = read().await;
+        assert!(
+            incremental.iter().any(|r| r.5.is_some()),
+            "some author has 3 praise"
+        );
+        assert!(
+            incremental.iter().any(|r| r.7.is_some()),
+            "some author has 2 helpful"
+        );
+        store.rebuild_rollups().await.expect("rebuild");
+        assert_eq!(incremental, read().await);
     }
 
     /// Loyalty counted over every praise and helpful reply of the window (no candidates).
