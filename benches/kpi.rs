@@ -23,7 +23,7 @@ use carepulse::model::{
 };
 use carepulse::store::{ClassifiedMessage, IngestRules, Store};
 
-/// The instant the data ends and reports run: 2026-11-23 08:00 UTC.
+/// The instant the data ends and reports run: 2026-11-23 16:00 UTC.
 pub const NOW: i64 = 1_795_420_800 + 8 * 3600;
 const PER_DAY: f64 = 33_000.0;
 const BRANDS: [&str; 3] = ["Acme", "Globex", "Initech"];
