@@ -79,6 +79,31 @@ pub(super) fn push_filters_on(q: &mut QueryBuilder<'_, Sqlite>, query: &ReportQu
     }
 }
 
+/// A window the rollups serve only in part: its whole 15-minute buckets (the core) and the
+/// partial buckets at its edges, or `None` when a product filter applies or no whole bucket
+/// fits (the messages are read instead).
+fn rollup_core(query: &ReportQuery) -> Option<(ReportQuery, Vec<ReportQuery>)> {
+    if query.product.is_some() {
+        return None;
+    }
+    let core_start = query.start + (BUCKET_S - query.start.rem_euclid(BUCKET_S)) % BUCKET_S;
+    let core_end = query.end - query.end.rem_euclid(BUCKET_S);
+    if core_start >= core_end {
+        return None;
+    }
+    let part = |start: i64, end: i64| ReportQuery {
+        start,
+        end,
+        ..query.clone()
+    };
+    let edges = [(query.start, core_start), (core_end, query.end)]
+        .into_iter()
+        .filter(|(a, b)| a < b)
+        .map(|(a, b)| part(a, b))
+        .collect();
+    Some((part(core_start, core_end), edges))
+}
+
 pub(crate) const CONVERSATION_COLUMNS: &str = "id, platform, brand, customer, started_at, first_inbound_at, first_inbound_url, first_response_at, last_message_at, last_inbound_at, last_outbound_at, waiting_since, inbound_count, outbound_count, replies, reopen_count, thanks_resolved_at, marked_resolved_at, actionable, category, opening_compound, closing_compound, closing_after_reply, redirected, products, topics, reply_waits";
 
 pub(crate) fn conversation_from_row(row: &sqlx::sqlite::SqliteRow) -> ConversationFacts {
@@ -142,6 +167,30 @@ impl Store {
     ) -> Result<Vec<MessageAggregate>, StoreError> {
         let mut messages = if super::rollups::serves(query) {
             self.rollup_aggregates(query).await?
+        } else if let Some((core, edges)) = rollup_core(query) {
+            // Whole buckets from the rollups, the minutes at the edges from the messages.
+            let mut merged: std::collections::HashMap<_, MessageAggregate> =
+                std::collections::HashMap::new();
+            let mut parts = self.rollup_aggregates(&core).await?;
+            for edge in &edges {
+                parts.extend(self.scan_message_aggregates(edge).await?);
+            }
+            for m in parts {
+                match merged.entry((m.platform, m.direction, m.category)) {
+                    std::collections::hash_map::Entry::Occupied(mut e) => {
+                        let a = e.get_mut();
+                        a.count += m.count;
+                        a.compound_sum += m.compound_sum;
+                        a.positive += m.positive;
+                        a.neutral += m.neutral;
+                        a.negative += m.negative;
+                    }
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(m);
+                    }
+                }
+            }
+            merged.into_values().collect()
         } else {
             self.scan_message_aggregates(query).await?
         };
@@ -512,7 +561,27 @@ impl Store {
         if super::rollups::serves(query) {
             return self.rollup_tag_counts(query).await;
         }
-        self.scan_tag_counts(query).await
+        let Some((core, edges)) = rollup_core(query) else {
+            return self.scan_tag_counts(query).await;
+        };
+        // Whole buckets from the rollups, the minutes at the edges from the messages, merged
+        // in the order the scan gives.
+        let mut parts = self.rollup_tag_counts(&core).await?;
+        for edge in &edges {
+            parts.extend(self.scan_tag_counts(edge).await?);
+        }
+        let mut counts: std::collections::BTreeMap<(String, String), TagCount> =
+            std::collections::BTreeMap::new();
+        for t in parts {
+            let key = (super::join_names(&t.products), super::join_names(&t.topics));
+            match counts.get_mut(&key) {
+                Some(c) => c.count += t.count,
+                None => {
+                    counts.insert(key, t);
+                }
+            }
+        }
+        Ok(counts.into_values().collect())
     }
 
     /// `tag_counts` read from the messages themselves.
