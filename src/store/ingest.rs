@@ -190,10 +190,6 @@ impl Store {
     }
 }
 
-/// Page cache of the connection that writes an import (KiB): holds the hot index pages of a
-/// large transaction (measured: 64 MiB cost 50 MB of peak memory for no clear gain at 1M rows).
-const IMPORT_CACHE_KIB: i64 = 32 * 1024;
-
 /// A bulk import in progress (see `Store::begin_import`). Dropping it without `finish` rolls
 /// back the open transaction; committed batches stay, and their conversations are finished
 /// by the next `Store::finish_pending` or import.
@@ -231,10 +227,7 @@ impl Import {
         let tx = match &mut self.tx {
             Some(tx) => tx,
             None => {
-                let mut tx = self.store.pool.begin_with("BEGIN IMMEDIATE").await?;
-                sqlx::query(&format!("PRAGMA cache_size = -{IMPORT_CACHE_KIB}"))
-                    .execute(&mut *tx)
-                    .await?;
+                let tx = self.store.pool.begin_with("BEGIN IMMEDIATE").await?;
                 self.tx.insert(tx)
             }
         };
@@ -246,11 +239,7 @@ impl Import {
     }
 
     async fn commit(&mut self) -> Result<(), StoreError> {
-        if let Some(mut tx) = self.tx.take() {
-            sqlx::query(&format!("PRAGMA cache_size = -{}", super::CACHE_KIB))
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| self.store.map_err(e))?;
+        if let Some(tx) = self.tx.take() {
             tx.commit().await.map_err(|e| self.store.map_err(e))?;
         }
         self.rows_in_tx = 0;

@@ -53,7 +53,7 @@ pub const MAX_CONNECTIONS: u32 = 2;
 pub const STATEMENT_CACHE: usize = 32;
 
 /// Page cache of every connection (KiB).
-pub(crate) const CACHE_KIB: i64 = 32_000;
+const CACHE_KIB: i64 = 32_000;
 
 /// The SQLite store.
 #[derive(Clone)]
