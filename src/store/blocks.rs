@@ -311,31 +311,27 @@ impl Store {
     /// Rebuilds the KPI blocks of every dirty day, a few days per transaction; returns the
     /// number of days rebuilt.
     pub async fn refresh_kpi_blocks(&self) -> Result<usize, StoreError> {
-        let mut done = 0;
-        loop {
-            // Read first, so a store with nothing to rebuild never takes the write lock.
-            let days: Vec<i64> =
-                sqlx::query_scalar("SELECT day FROM kpi_blocks_dirty ORDER BY day DESC LIMIT ?")
-                    .bind(DAYS_PER_REFRESH_TX as i64)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(|e| self.map_err(e))?;
-            if days.is_empty() {
-                return Ok(done);
-            }
+        // The days marked now (read first, so a store with nothing to rebuild never takes the
+        // write lock); days marked meanwhile wait for the next refresh.
+        let days: Vec<i64> =
+            sqlx::query_scalar("SELECT day FROM kpi_blocks_dirty ORDER BY day DESC")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| self.map_err(e))?;
+        for chunk in days.chunks(DAYS_PER_REFRESH_TX) {
             let mut tx = self
                 .pool
                 .begin_with("BEGIN IMMEDIATE")
                 .await
                 .map_err(|e| self.map_err(e))?;
-            for &day in &days {
+            for &day in chunk {
                 rebuild_day(&mut tx, day)
                     .await
                     .map_err(|e| self.map_err(e))?;
             }
             tx.commit().await.map_err(|e| self.map_err(e))?;
-            done += days.len();
         }
+        Ok(days.len())
     }
 
     /// The number of UTC days whose KPI blocks wait for a rebuild.
