@@ -328,6 +328,26 @@ pub struct FactMessage {
     pub topics: Vec<String>,
     /// An outbound message that sends the customer to a costlier channel.
     pub redirect: bool,
+    /// A reply to another message (it has a `reply_to`).
+    pub reply: bool,
+}
+
+/// Compound score at or above which a reply counts as helpful (KPI.md, loyalists).
+pub const HELPFUL_COMPOUND: f64 = 0.05;
+
+/// The helpful replies of one conversation: (author, instant) of every inbound reply with
+/// compound >= 0.05 whose author is not the conversation's `customer`.
+pub fn helpful_replies<'a>(
+    customer: &'a str,
+    messages: &'a [FactMessage],
+) -> impl Iterator<Item = (&'a str, UnixSeconds)> + 'a {
+    messages.iter().filter_map(move |m| {
+        (m.direction == Direction::Inbound
+            && m.reply
+            && m.compound.is_some_and(|c| c >= HELPFUL_COMPOUND)
+            && m.author != customer)
+            .then_some((m.author.as_str(), m.created_at))
+    })
 }
 
 /// Compound score at or above which a customer's message after a brand reply resolves the
@@ -636,6 +656,7 @@ mod tests {
             products: vec![],
             topics: vec![],
             redirect: false,
+            reply: false,
         }
     }
 

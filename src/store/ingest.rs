@@ -598,6 +598,7 @@ async fn ingest_platform(
             products: c.products.clone(),
             topics: c.topics.clone(),
             redirect: m.redirect,
+            reply: n.reply_to.is_some(),
         });
     }
     let mut fresh_ids: Vec<i64> = groups.keys().copied().collect();
@@ -766,7 +767,7 @@ pub(crate) async fn recompute(
 ) -> Result<(), sqlx::Error> {
     for chunk in ids.chunks(KEYS_PER_LOOKUP) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT conversation_id, id, platform, brand, author, customer, direction, created_at, url, category, compound, products, topics, redirect FROM messages WHERE conversation_id IN (",
+            "SELECT conversation_id, id, platform, brand, author, customer, direction, created_at, url, category, compound, products, topics, redirect, reply_to IS NOT NULL FROM messages WHERE conversation_id IN (",
         );
         let mut sep = q.separated(", ");
         for id in chunk {
@@ -797,6 +798,7 @@ pub(crate) async fn recompute(
                 products: split_names(row.get::<&str, _>(11)),
                 topics: split_names(row.get::<&str, _>(12)),
                 redirect: row.get(13),
+                reply: row.get(14),
             };
             groups.entry(row.get(0)).or_default().push(fm);
         }
@@ -816,6 +818,7 @@ async fn write_facts(
     rules: &IngestRules,
 ) -> Result<(), sqlx::Error> {
     let mut facts: Vec<(ConversationFacts, Option<String>)> = Vec::with_capacity(groups.len());
+    let mut helpful: Vec<(String, i64)> = Vec::new();
     for &id in ids {
         let Some(mut msgs) = groups.remove(&id) else {
             continue;
@@ -828,8 +831,12 @@ async fn write_facts(
             &rules.threading,
             rules.auto_resolve_after,
         );
+        helpful.extend(
+            threading::helpful_replies(&f.customer, &msgs).map(|(a, t)| (a.to_string(), t)),
+        );
         facts.push((f, gap_keys.get(&id).cloned().flatten()));
     }
+    super::rollups::add_helpful(conn, &helpful).await?;
     for chunk in facts.chunks(FACTS_PER_UPSERT) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO conversations (id, platform, brand, customer, gap_key, started_at, first_inbound_at, first_inbound_url, first_response_at, last_message_at, last_inbound_at, last_outbound_at, waiting_since, inbound_count, outbound_count, replies, reopen_count, thanks_resolved_at, marked_resolved_at, actionable, category, opening_compound, closing_compound, closing_after_reply, redirected, products, topics, reply_waits) ",

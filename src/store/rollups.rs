@@ -107,63 +107,15 @@ pub(crate) async fn add_messages(
     let mut authors: HashMap<&str, Activity> = HashMap::new();
     for m in fresh {
         let n = &m.message;
-        let c = &m.classification;
-        let praise = c.category == Category::Praise;
-        let helpful = n.reply_to.is_some() && c.sentiment.compound >= 0.05;
-        if n.direction == Direction::Inbound && (praise || helpful) {
+        if n.direction == Direction::Inbound && m.classification.category == Category::Praise {
             let at = n.created_at.timestamp();
             let e = authors.entry(n.author.as_str()).or_default();
             e.n += 1;
             e.last_at = e.last_at.max(at);
-            if praise {
-                keep_latest(&mut e.praise, at);
-            }
-            if helpful {
-                keep_latest(&mut e.helpful, at);
-            }
+            keep_latest(&mut e.praise, at);
         }
     }
-    let mut authors: Vec<_> = authors.into_iter().collect();
-    authors.sort_by(|a, b| a.0.cmp(b.0));
-    // The stored and the batch's latest instants merged: the k-th largest of both.
-    let latest = |k: usize, column: &str, of: &[&str]| {
-        let union: Vec<String> = of
-            .iter()
-            .flat_map(|c| [format!("SELECT {c} AS v"), format!("SELECT excluded.{c}")])
-            .collect();
-        format!(
-            "{column} = (SELECT v FROM ({}) WHERE v IS NOT NULL ORDER BY v DESC LIMIT 1 OFFSET {k})",
-            union.join(" UNION ALL ")
-        )
-    };
-    let praise = ["praise_1", "praise_2", "praise_3"];
-    let helpful = ["helpful_1", "helpful_2"];
-    let merge = [
-        latest(0, "praise_1", &praise),
-        latest(1, "praise_2", &praise),
-        latest(2, "praise_3", &praise),
-        latest(0, "helpful_1", &helpful),
-        latest(1, "helpful_2", &helpful),
-    ]
-    .join(", ");
-    for chunk in authors.chunks(ROWS_PER_UPSERT) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO author_activity (author, n, last_at, praise_1, praise_2, praise_3, helpful_1, helpful_2) ",
-        );
-        q.push_values(chunk, |mut b, (author, a)| {
-            b.push_bind(*author).push_bind(a.n).push_bind(a.last_at);
-            for t in a.praise {
-                b.push_bind(t);
-            }
-            for t in a.helpful {
-                b.push_bind(t);
-            }
-        });
-        q.push(format!(
-            " ON CONFLICT DO UPDATE SET n = n + excluded.n, last_at = max(last_at, excluded.last_at), {merge}"
-        ));
-        q.build().persistent(false).execute(&mut *conn).await?;
-    }
+    upsert_activity(conn, authors).await?;
     let mut volume: Vec<_> = volume.into_iter().collect();
     volume.sort_by(|a, b| {
         (a.0 .0, a.0 .1, a.0 .2.as_str(), a.0 .3.as_str()).cmp(&(
@@ -214,6 +166,81 @@ pub(crate) async fn add_messages(
     Ok(())
 }
 
+/// Records helpful replies (author, instant), as `kpi::threading::helpful_replies` finds them
+/// when a conversation's facts are written. A conversation written again records its replies
+/// again: the kept instants may then repeat, which only makes an author a candidate sooner
+/// (the report counts candidates exactly).
+pub(crate) async fn add_helpful(
+    conn: &mut SqliteConnection,
+    replies: &[(String, i64)],
+) -> Result<(), sqlx::Error> {
+    if replies.is_empty() {
+        return Ok(());
+    }
+    let mut authors: HashMap<&str, Activity> = HashMap::new();
+    for (author, at) in replies {
+        let e = authors.entry(author.as_str()).or_default();
+        e.n += 1;
+        e.last_at = e.last_at.max(*at);
+        keep_latest(&mut e.helpful, *at);
+    }
+    upsert_activity(conn, authors).await
+}
+
+/// Merges per-author activity into `author_activity`: counts add up, and each kept instant
+/// column becomes the k-th largest of the stored and the new instants.
+async fn upsert_activity(
+    conn: &mut SqliteConnection,
+    authors: HashMap<&str, Activity>,
+) -> Result<(), sqlx::Error> {
+    let mut authors: Vec<_> = authors.into_iter().collect();
+    authors.sort_by(|a, b| a.0.cmp(b.0));
+    // The stored and the batch's latest instants merged: the k-th largest of both.
+    let latest = |k: usize, column: &str, of: &[&str]| {
+        let union: Vec<String> = of
+            .iter()
+            .flat_map(|c| [format!("SELECT {c} AS v"), format!("SELECT excluded.{c}")])
+            .collect();
+        format!(
+            "{column} = (SELECT v FROM ({}) WHERE v IS NOT NULL ORDER BY v DESC LIMIT 1 OFFSET {k})",
+            union.join(" UNION ALL ")
+        )
+    };
+    let praise = ["praise_1", "praise_2", "praise_3"];
+    let helpful = ["helpful_1", "helpful_2"];
+    let merge = [
+        latest(0, "praise_1", &praise),
+        latest(1, "praise_2", &praise),
+        latest(2, "praise_3", &praise),
+        latest(0, "helpful_1", &helpful),
+        latest(1, "helpful_2", &helpful),
+    ]
+    .join(", ");
+    for chunk in authors.chunks(ROWS_PER_UPSERT) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO author_activity (author, n, last_at, praise_1, praise_2, praise_3, helpful_1, helpful_2) ",
+        );
+        q.push_values(chunk, |mut b, (author, a)| {
+            b.push_bind(*author).push_bind(a.n).push_bind(a.last_at);
+            for t in a.praise {
+                b.push_bind(t);
+            }
+            for t in a.helpful {
+                b.push_bind(t);
+            }
+        });
+        q.push(format!(
+            " ON CONFLICT DO UPDATE SET n = n + excluded.n, last_at = max(last_at, excluded.last_at), {merge}"
+        ));
+        q.build().persistent(false).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// `author_activity` from all messages: each author's 3 latest inbound praise instants and 2
+/// latest helpful-reply instants (the migration that made helpful replies exact runs the same).
+const ACTIVITY_REBUILD: &str = "INSERT INTO author_activity (author, n, last_at, praise_1, praise_2, praise_3, helpful_1, helpful_2) SELECT author, count(*), max(created_at), max(CASE WHEN pr = 1 THEN created_at END), max(CASE WHEN pr = 2 THEN created_at END), max(CASE WHEN pr = 3 THEN created_at END), max(CASE WHEN hr = 1 THEN created_at END), max(CASE WHEN hr = 2 THEN created_at END) FROM (SELECT author, created_at, CASE WHEN praise THEN row_number() OVER (PARTITION BY author, praise ORDER BY created_at DESC) END AS pr, CASE WHEN helpful THEN row_number() OVER (PARTITION BY author, helpful ORDER BY created_at DESC) END AS hr FROM (SELECT m.author AS author, m.created_at AS created_at, m.category = 'praise' AS praise, coalesce(m.reply_to IS NOT NULL AND m.compound >= 0.05 AND m.author <> c.customer, 0) AS helpful FROM messages m LEFT JOIN conversations c ON c.id = m.conversation_id WHERE m.direction = 'inbound' AND (m.category = 'praise' OR (m.reply_to IS NOT NULL AND m.compound >= 0.05)))) WHERE pr IS NOT NULL OR hr IS NOT NULL GROUP BY author";
+
 /// Recomputes the rollups from the stored messages (after their labels changed).
 pub(crate) async fn rebuild(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
     for sql in [
@@ -222,7 +249,7 @@ pub(crate) async fn rebuild(conn: &mut SqliteConnection) -> Result<(), sqlx::Err
         "INSERT INTO rollup_volume SELECT width, created_at / width * width, brand, platform, direction, coalesce(category, ''), count(*), total(compound), coalesce(sum(compound >= 0.05), 0), coalesce(sum(compound > -0.05 AND compound < 0.05), 0), coalesce(sum(compound <= -0.05), 0) FROM messages, (SELECT 900 AS width UNION ALL SELECT 86400) GROUP BY 1, 2, 3, 4, 5, 6",
         "INSERT INTO rollup_tags SELECT width, created_at / width * width, brand, platform, products, topics, count(*) FROM messages, (SELECT 900 AS width UNION ALL SELECT 86400) WHERE direction = 'inbound' AND (products <> ',' OR topics <> ',') GROUP BY 1, 2, 3, 4, 5, 6",
         "DELETE FROM author_activity",
-        "INSERT INTO author_activity (author, n, last_at, praise_1, praise_2, praise_3, helpful_1, helpful_2) SELECT author, count(*), max(created_at), max(CASE WHEN pr = 1 THEN created_at END), max(CASE WHEN pr = 2 THEN created_at END), max(CASE WHEN pr = 3 THEN created_at END), max(CASE WHEN hr = 1 THEN created_at END), max(CASE WHEN hr = 2 THEN created_at END) FROM (SELECT author, created_at, CASE WHEN category = 'praise' THEN row_number() OVER (PARTITION BY author, category = 'praise' ORDER BY created_at DESC) END AS pr, CASE WHEN reply_to IS NOT NULL AND compound >= 0.05 THEN row_number() OVER (PARTITION BY author, reply_to IS NOT NULL AND compound >= 0.05 ORDER BY created_at DESC) END AS hr FROM messages WHERE direction = 'inbound' AND (category = 'praise' OR (reply_to IS NOT NULL AND compound >= 0.05))) GROUP BY author",
+        ACTIVITY_REBUILD,
     ] {
         sqlx::query(sql).execute(&mut *conn).await?;
     }
@@ -637,8 +664,10 @@ mod tests {
         assert_eq!(short, [Some(4), None]);
     }
 
-    /// The latest praise and helpful instants merged batch by batch at ingest equal those
-    /// computed from all messages at once.
+    /// The latest praise instants merged batch by batch at ingest equal those computed from
+    /// all messages at once; the helpful instants kept at ingest are never earlier than the
+    /// exact ones (a conversation written twice records its replies twice), so no loyalist is
+    /// missed.
     #[tokio::test]
     async fn author_activity_at_ingest_equals_a_rebuild() {
         type Row = (
@@ -652,6 +681,20 @@ mod tests {
             Option<i64>,
         );
         let (_dir, store) = filled().await;
+        // A customer thanking twice in their own conversation is not helping anyone.
+        let mut own = messages(3);
+        for (i, m) in own.iter_mut().enumerate() {
+            m.message.external_id = format!("own{i}");
+            m.message.author = "selfie".into();
+            m.message.direction = Direction::Inbound;
+            m.message.conversation_ref = None;
+            m.message.reply_to = (i > 0).then(|| format!("own{}", i - 1));
+            m.classification.sentiment.compound = 0.8;
+        }
+        store
+            .ingest(own, None, &IngestRules::default(), T0)
+            .await
+            .expect("ingest");
         let read = || async {
             sqlx::query_as::<_, Row>(
                 "SELECT author, n, last_at, praise_1, praise_2, praise_3, helpful_1, helpful_2 FROM author_activity ORDER BY author",
@@ -670,7 +713,37 @@ mod tests {
             "some author has 2 helpful"
         );
         store.rebuild_rollups().await.expect("rebuild");
-        assert_eq!(incremental, read().await);
+        let rebuilt = read().await;
+        let praise = |rows: &[Row]| -> Vec<_> {
+            rows.iter()
+                .filter(|r| r.3.is_some())
+                .map(|r| (r.0.clone(), r.3, r.4, r.5))
+                .collect()
+        };
+        assert_eq!(praise(&incremental), praise(&rebuilt));
+        let kept: HashMap<&str, &Row> = incremental.iter().map(|r| (r.0.as_str(), r)).collect();
+        for exact in rebuilt.iter().filter(|r| r.6.is_some()) {
+            let Some(at_ingest) = kept.get(exact.0.as_str()) else {
+                panic!("{} lost its helpful replies", exact.0);
+            };
+            assert!(
+                at_ingest.6 >= exact.6 && at_ingest.7 >= exact.7,
+                "{}: kept {:?}/{:?}, exact {:?}/{:?}",
+                exact.0,
+                at_ingest.6,
+                at_ingest.7,
+                exact.6,
+                exact.7
+            );
+        }
+        // Only replies in another customer's conversation count.
+        for rows in [&incremental, &rebuilt] {
+            assert!(rows.iter().any(|r| r.6.is_some()), "someone helps");
+            assert!(
+                rows.iter().all(|r| r.0 != "selfie" || r.6.is_none()),
+                "own replies are not help: {rows:?}"
+            );
+        }
     }
 
     /// Loyalty counted over every praise and helpful reply of the window (no candidates).
