@@ -4,9 +4,11 @@
 //!
 //! Kind 1 holds the conversations whose first inbound message is in the day; kind 2 those whose
 //! `settled_resolution_at` (the resolution once every recorded instant has passed) is in the
-//! day. Triggers on `conversations` mark the days a write touches as dirty; `refresh` rebuilds
-//! them, and a report reads the dirty days of its window from `conversations` as before, so a
-//! stale block is never read.
+//! day. Kind 3 holds the day's inbound praise messages with the highest success-story score
+//! (`PRAISE_PER_BLOCK` of them, ranked as `PraiseRank` orders them), enough for any window made
+//! of whole days. Triggers on `conversations` (and on praise `messages`) mark the days a write
+//! touches as dirty; `refresh` rebuilds them, and a report reads the dirty days of its window
+//! from `conversations` (or `messages`) as before, so a stale block is never read.
 //!
 //! Why resolution may be keyed by the settled instant: as seen at `now`, a conversation is
 //! resolved at its earliest marked or thanks instant not after `now`, else (when the brand spoke
@@ -29,6 +31,9 @@ use crate::model::{ConversationFacts, Platform, ReportQuery, UnixSeconds};
 pub(crate) const DAY_S: i64 = 86_400;
 const STARTED: i64 = 1;
 const RESOLVED: i64 = 2;
+const PRAISE: i64 = 3;
+/// Praise messages kept per praise block: the most a report ranks for its success stories.
+pub(crate) const PRAISE_PER_BLOCK: usize = 4 * crate::kpi::highlights::STORIES;
 /// Dirty days rebuilt per transaction, so ingest is never held up for long.
 const DAYS_PER_REFRESH_TX: usize = 4;
 
@@ -215,6 +220,60 @@ fn each_resolved(
     Ok(())
 }
 
+/// A praise message as success stories rank it: by score, highest first; ties go to the
+/// earlier message, then the lower id.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct PraiseRank {
+    pub score: f64,
+    pub created_at: i64,
+    pub id: i64,
+    compound: f64,
+    engagement: i64,
+}
+
+impl PraiseRank {
+    pub(crate) fn new(id: i64, created_at: i64, compound: f64, engagement: i64) -> Self {
+        PraiseRank {
+            score: crate::kpi::highlights::score_of(compound, engagement),
+            created_at,
+            id,
+            compound,
+            engagement,
+        }
+    }
+}
+
+/// Keeps the `k` best of `rows`, best first.
+pub(crate) fn top_praise(rows: &mut Vec<PraiseRank>, k: usize) {
+    rows.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(a.created_at.cmp(&b.created_at))
+            .then(a.id.cmp(&b.id))
+    });
+    rows.truncate(k);
+}
+
+fn put_praise(out: &mut Vec<u8>, r: &PraiseRank, day: i64) {
+    put_i(out, r.id);
+    put_i(out, r.created_at - day);
+    put_u(out, r.compound.to_bits());
+    put_i(out, r.engagement);
+}
+
+/// Calls `f` with each praise message of a block.
+fn each_praise(data: &[u8], day: i64, mut f: impl FnMut(PraiseRank)) -> Result<(), StoreError> {
+    let mut r = Reader { data, at: 0 };
+    while r.more() {
+        let id = r.i()?;
+        let created_at = day + r.i()?;
+        let compound = f64::from_bits(r.u()?);
+        let engagement = r.i()?;
+        f(PraiseRank::new(id, created_at, compound, engagement));
+    }
+    Ok(())
+}
+
 /// Rebuilds the blocks of the UTC day starting at `day` from the conversations.
 async fn rebuild_day(conn: &mut SqliteConnection, day: i64) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM kpi_blocks WHERE day = ?")
@@ -270,6 +329,39 @@ async fn rebuild_day(conn: &mut SqliteConnection, day: i64) -> Result<(), sqlx::
         }
     }
     write_blocks(conn, RESOLVED, day, blocks).await?;
+    let mut ranked: std::collections::BTreeMap<(String, String), Vec<PraiseRank>> =
+        Default::default();
+    {
+        let mut rows = sqlx::query(
+            "SELECT brand, platform, id, created_at, coalesce(compound, 0), coalesce(engagement, 0) FROM messages INDEXED BY messages_praise_cover WHERE direction = 'inbound' AND category = 'praise' AND created_at >= ? AND created_at < ?",
+        )
+        .bind(day)
+        .bind(day + DAY_S)
+        .fetch(&mut *conn);
+        while let Some(row) = rows.try_next().await? {
+            ranked
+                .entry((row.get(0), row.get(1)))
+                .or_default()
+                .push(PraiseRank::new(
+                    row.get(2),
+                    row.get(3),
+                    row.get(4),
+                    row.get(5),
+                ));
+        }
+    }
+    let praise = ranked
+        .into_iter()
+        .map(|(key, mut rows)| {
+            top_praise(&mut rows, PRAISE_PER_BLOCK);
+            let mut data = Vec::new();
+            for r in &rows {
+                put_praise(&mut data, r, day);
+            }
+            (key, (day, data))
+        })
+        .collect();
+    write_blocks(conn, PRAISE, day, praise).await?;
     sqlx::query("DELETE FROM kpi_blocks_dirty WHERE day = ?")
         .bind(day)
         .execute(&mut *conn)
@@ -404,6 +496,69 @@ impl Store {
         Ok(())
     }
 
+    /// The best `PRAISE_PER_BLOCK` inbound praise messages of the window, best first: the
+    /// whole clean UTC days from their praise blocks, the rest (partial and dirty days, or the
+    /// whole window under a product filter) from the messages.
+    pub(crate) async fn ranked_praise(
+        &self,
+        query: &ReportQuery,
+    ) -> Result<Vec<PraiseRank>, StoreError> {
+        let (first_whole, end_whole) = (day_of(query.start + DAY_S - 1), day_of(query.end));
+        let mut ranked = Vec::new();
+        let mut scan: Vec<(i64, i64)> = Vec::new();
+        if query.product.is_some() || first_whole >= end_whole {
+            scan.push((query.start, query.end));
+        } else {
+            let dirty: Vec<i64> = sqlx::query_scalar(
+                "SELECT day FROM kpi_blocks_dirty WHERE day >= ? AND day < ? ORDER BY day",
+            )
+            .bind(first_whole)
+            .bind(end_whole)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.map_err(e))?;
+            let mut add = |a: i64, b: i64| {
+                if a >= b {
+                    return;
+                }
+                match scan.last_mut() {
+                    Some(last) if last.1 == a => last.1 = b,
+                    _ => scan.push((a, b)),
+                }
+            };
+            add(query.start, first_whole);
+            for &d in &dirty {
+                add(d, d + DAY_S);
+            }
+            add(end_whole, query.end);
+            let mut q: QueryBuilder<Sqlite> =
+                QueryBuilder::new("SELECT day, data FROM kpi_blocks WHERE kind = ");
+            q.push_bind(PRAISE)
+                .push(" AND day >= ")
+                .push_bind(first_whole)
+                .push(" AND day < ")
+                .push_bind(end_whole);
+            super::reports::push_filters_on(&mut q, query, "");
+            let mut rows = q.build().fetch(&self.pool);
+            while let Some(row) = rows.try_next().await.map_err(|e| self.map_err(e))? {
+                let day: i64 = row.get(0);
+                if dirty.binary_search(&day).is_err() {
+                    each_praise(row.get(1), day, |r| ranked.push(r))?;
+                }
+            }
+        }
+        for (start, end) in scan {
+            let part = ReportQuery {
+                start,
+                end,
+                ..query.clone()
+            };
+            ranked.extend(self.scan_praise(&part).await?);
+        }
+        top_praise(&mut ranked, PRAISE_PER_BLOCK);
+        Ok(ranked)
+    }
+
     /// `scan_started_stats` from the blocks (and the dirty days from the conversations).
     pub(crate) async fn started_stats_from_blocks(
         &self,
@@ -523,6 +678,49 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    /// Success-story candidates from the praise blocks equal a ranking of every praise
+    /// message of the window, before the blocks are built, after, and after a relabel dirties
+    /// a day again; a product filter reads the messages.
+    #[tokio::test]
+    async fn praise_from_blocks_equals_a_ranking_of_every_praise_message() {
+        use crate::store::rollups::tests::{filled, queries};
+        let (_dir, store) = filled().await;
+        let mut windows = queries();
+        let mut kettle = windows[2].clone();
+        kettle.product = Some("kettle".into());
+        windows.push(kettle);
+        for phase in 0..3 {
+            if phase == 1 {
+                assert!(store.refresh_kpi_blocks().await.expect("refresh") >= 2);
+                let blocks: i64 =
+                    sqlx::query_scalar("SELECT count(*) FROM kpi_blocks WHERE kind = 3")
+                        .fetch_one(&store.pool)
+                        .await
+                        .expect("count");
+                assert!(blocks >= 2, "praise blocks built: {blocks}");
+            }
+            if phase == 2 {
+                // A message relabelled as glowing praise marks its day dirty and tops the day.
+                sqlx::query("UPDATE messages SET category = 'praise', compound = 0.99, engagement = 50 WHERE id = (SELECT min(id) FROM messages WHERE direction = 'inbound' AND category = 'complaint' AND created_at >= ?1 AND created_at < ?1 + 86400)")
+                    .bind(super::super::rollups::tests::T0)
+                    .execute(&store.pool)
+                    .await
+                    .expect("relabel");
+                assert!(store.dirty_kpi_days().await.expect("dirty") >= 1);
+            }
+            for q in &windows {
+                let mut want = store.scan_praise(q).await.expect("scan");
+                top_praise(&mut want, PRAISE_PER_BLOCK);
+                let got = store.ranked_praise(q).await.expect("ranked");
+                let ids = |v: &[PraiseRank]| v.iter().map(|r| r.id).collect::<Vec<_>>();
+                assert_eq!(ids(&got), ids(&want), "phase {phase}, window {q:?}");
+            }
+        }
+        let whole_first_day = &queries()[0];
+        let top = store.ranked_praise(whole_first_day).await.expect("ranked");
+        assert_eq!(top.first().map(|r| r.score), Some(0.99 * 52f64.ln()));
+    }
+
     use super::*;
 
     #[test]

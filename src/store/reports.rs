@@ -740,42 +740,13 @@ impl Store {
     }
 
     /// The success-story candidates of the window: the inbound praise messages with the
-    /// highest `story_score`, a few more than the engine lists. The scores are ranked from
-    /// one narrow aggregate over the praise index, and only the winners' rows are read.
+    /// highest `story_score`, a few more than the engine lists. They are ranked from the praise
+    /// blocks and narrow reads of the praise index, and only the winners' rows are read.
     pub async fn praise_messages(
         &self,
         query: &ReportQuery,
     ) -> Result<Vec<PraiseMessage>, StoreError> {
-        const CANDIDATES: usize = 4 * crate::kpi::highlights::STORIES;
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT group_concat(id || ':' || coalesce(compound, 0) || ':' || coalesce(engagement, 0) || ':' || created_at, ',') FROM messages INDEXED BY messages_praise_cover WHERE direction = 'inbound' AND category = 'praise' AND created_at >= ",
-        );
-        q.push_bind(query.start)
-            .push(" AND created_at < ")
-            .push_bind(query.end);
-        push_filters(&mut q, query);
-        let all: Option<String> = q
-            .build()
-            .fetch_one(&self.pool)
-            .await
-            .map_err(|e| self.map_err(e))?
-            .get(0);
-        let mut ranked: Vec<(f64, i64, i64)> = all
-            .as_deref()
-            .unwrap_or("")
-            .split(',')
-            .filter_map(|p| {
-                let mut f = p.split(':');
-                let id: i64 = f.next()?.parse().ok()?;
-                let compound: f64 = f.next()?.parse().ok()?;
-                let engagement: i64 = f.next()?.parse().ok()?;
-                let created_at: i64 = f.next()?.parse().ok()?;
-                let score = crate::kpi::highlights::score_of(compound, engagement);
-                Some((score, created_at, id))
-            })
-            .collect();
-        ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-        ranked.truncate(CANDIDATES);
+        let ranked = self.ranked_praise(query).await?;
         if ranked.is_empty() {
             return Ok(Vec::new());
         }
@@ -783,8 +754,8 @@ impl Store {
             "SELECT id, author, platform, text, url, compound, engagement, created_at FROM messages WHERE id IN (",
         );
         let mut sep = q.separated(", ");
-        for (_, _, id) in &ranked {
-            sep.push_bind(*id);
+        for r in &ranked {
+            sep.push_bind(r.id);
         }
         q.push(")");
         let mut out = Vec::new();
@@ -803,6 +774,48 @@ impl Store {
                 engagement: r.get(6),
                 created_at: r.get(7),
             });
+        }
+        Ok(out)
+    }
+
+    /// Every inbound praise message of the window as success stories rank it, from one
+    /// narrow aggregate over the praise index.
+    pub(crate) async fn scan_praise(
+        &self,
+        query: &ReportQuery,
+    ) -> Result<Vec<super::blocks::PraiseRank>, StoreError> {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT group_concat(id || ':' || coalesce(compound, 0) || ':' || coalesce(engagement, 0) || ':' || created_at, ',') FROM messages INDEXED BY messages_praise_cover WHERE direction = 'inbound' AND category = 'praise' AND created_at >= ",
+        );
+        q.push_bind(query.start)
+            .push(" AND created_at < ")
+            .push_bind(query.end);
+        push_filters(&mut q, query);
+        let all: Option<String> = q
+            .build()
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| self.map_err(e))?
+            .get(0);
+        let mut out = Vec::new();
+        for part in all
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .filter(|p| !p.is_empty())
+        {
+            let mut f = part.split(':');
+            let mut next = || f.next().unwrap_or("");
+            let (id, compound, engagement, created_at) = (next(), next(), next(), next());
+            let bad = |e: &dyn std::fmt::Display| {
+                StoreError::Corrupt(format!("praise row {part:?}: {e}"))
+            };
+            out.push(super::blocks::PraiseRank::new(
+                id.parse().map_err(|e| bad(&e))?,
+                created_at.parse().map_err(|e| bad(&e))?,
+                compound.parse().map_err(|e| bad(&e))?,
+                engagement.parse().map_err(|e| bad(&e))?,
+            ));
         }
         Ok(out)
     }

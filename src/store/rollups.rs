@@ -402,18 +402,18 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use chrono::{TimeZone, Utc};
 
     use super::*;
     use crate::model::{Classification, NewMessage, Sentiment};
     use crate::store::IngestRules;
 
-    const T0: i64 = 1_795_392_000; // 2026-11-22 00:00 UTC
+    pub(crate) const T0: i64 = 1_795_392_000; // 2026-11-22 00:00 UTC
 
     /// Messages spread over two days, three brands, two platforms, both directions, every
     /// category, with products and topics, in batches that add to the same buckets.
-    fn messages(n: usize) -> Vec<ClassifiedMessage> {
+    pub(crate) fn messages(n: usize) -> Vec<ClassifiedMessage> {
         let cats = [
             Category::Complaint,
             Category::Inquiry,
@@ -484,7 +484,7 @@ mod tests {
             .collect()
     }
 
-    async fn filled() -> (tempfile::TempDir, Store) {
+    pub(crate) async fn filled() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(&dir.path().join("r.db")).await.expect("open");
         let all = messages(900);
@@ -498,7 +498,7 @@ mod tests {
         (dir, store)
     }
 
-    fn queries() -> Vec<ReportQuery> {
+    pub(crate) fn queries() -> Vec<ReportQuery> {
         let q =
             |start: i64, end: i64, brand: Option<&str>, platform: Option<Platform>| ReportQuery {
                 start,
