@@ -272,7 +272,13 @@ impl Store {
             ..filters.clone()
         };
         if super::rollups::serves(&whole) {
-            return self.rollup_inbound_buckets(&whole).await;
+            // Where every local day starts at a UTC midnight (a zone at UTC+0 over the
+            // window), a whole day is one day-rollup row.
+            let aligned = window
+                .local_days()
+                .into_iter()
+                .all(|day| local_midnight(tz, day).timestamp().rem_euclid(86_400) == 0);
+            return self.rollup_inbound_buckets(&whole, aligned).await;
         }
         let mut spans = Vec::new();
         for day in window.local_days() {
@@ -625,7 +631,7 @@ impl Store {
         query: &ReportQuery,
     ) -> Result<Vec<(i64, i64)>, StoreError> {
         if super::rollups::serves(query) {
-            return self.rollup_inbound_buckets(query).await;
+            return self.rollup_inbound_buckets(query, false).await;
         }
         self.scan_inbound_buckets(query).await
     }

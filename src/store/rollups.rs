@@ -350,13 +350,16 @@ impl Store {
     }
 
     /// Inbound counts per 15-minute bucket from `rollup_volume` (the caller checked `serves`).
+    /// With `days`, the window's whole UTC days come as one row each (bucket = the day's
+    /// start): for callers that only need sums per day aligned on UTC midnights.
     pub(crate) async fn rollup_inbound_buckets(
         &self,
         query: &ReportQuery,
+        days: bool,
     ) -> Result<Vec<(i64, i64)>, StoreError> {
         let mut q: QueryBuilder<Sqlite> =
             QueryBuilder::new("SELECT bucket, sum(n) FROM rollup_volume");
-        push_window(&mut q, query, false);
+        push_window(&mut q, query, days);
         q.push(" AND direction = 'inbound' GROUP BY bucket");
         Ok(q.build()
             .fetch_all(&self.pool)
@@ -569,7 +572,7 @@ pub(crate) mod tests {
                 store.scan_tag_counts(&q).await.expect("tags")
             );
             assert_eq!(
-                store.rollup_inbound_buckets(&q).await.expect("buckets"),
+                store.rollup_inbound_buckets(&q, false).await.expect("buckets"),
                 store.scan_inbound_buckets(&q).await.expect("buckets")
             );
         }
@@ -785,6 +788,73 @@ pub(crate) mod tests {
             loyal > 0 && helpful > 0,
             "authors qualify by praise and by help"
         );
+    }
+
+    /// Inbound counts per local day from the rollups (day rows where local days start at UTC
+    /// midnight, 15-minute rows elsewhere) equal a scan of each local day, in zones on and off
+    /// UTC and for a partial last day.
+    #[tokio::test]
+    async fn inbound_per_day_equals_a_scan_per_local_day() {
+        use crate::kpi::window::{local_midnight, resolve, WindowSpec};
+        let (_dir, store) = filled().await;
+        let first = chrono::NaiveDate::from_ymd_opt(2026, 11, 21).expect("date");
+        let last = chrono::NaiveDate::from_ymd_opt(2026, 11, 24).expect("date");
+        for tz in [
+            chrono_tz::UTC,
+            chrono_tz::Europe::London,
+            chrono_tz::Asia::Kolkata,
+        ] {
+            for now in [T0 + 2 * 86400, T0 + 86400 + 13 * 3600 + 900] {
+                let now = Utc.timestamp_opt(now, 0).single().expect("now");
+                for spec in [
+                    WindowSpec::Dates(first, last),
+                    WindowSpec::Today,
+                    WindowSpec::Week,
+                ] {
+                    let window = resolve(spec, now, tz);
+                    let filters = ReportQuery::default();
+                    let mut got: HashMap<chrono::NaiveDate, i64> = HashMap::new();
+                    for (bucket, n) in store
+                        .inbound_per_day(&filters, &window, tz)
+                        .await
+                        .expect("per day")
+                    {
+                        let day = tz
+                            .timestamp_opt(bucket, 0)
+                            .single()
+                            .expect("instant")
+                            .date_naive();
+                        *got.entry(day).or_default() += n;
+                    }
+                    let mut total = 0;
+                    for day in window.local_days() {
+                        let start = local_midnight(tz, day).timestamp().max(window.start_s());
+                        let end = local_midnight(tz, day.succ_opt().expect("next"))
+                            .timestamp()
+                            .min(window.end_s());
+                        let want: i64 = store
+                            .scan_message_aggregates(&ReportQuery {
+                                start,
+                                end,
+                                ..filters.clone()
+                            })
+                            .await
+                            .expect("scan")
+                            .iter()
+                            .filter(|a| a.direction == Direction::Inbound)
+                            .map(|a| a.count)
+                            .sum();
+                        assert_eq!(
+                            got.get(&day).copied().unwrap_or(0),
+                            want,
+                            "{tz} {spec:?} {day}"
+                        );
+                        total += want;
+                    }
+                    assert_eq!(got.values().sum::<i64>(), total, "{tz} {spec:?}: no stray day");
+                }
+            }
+        }
     }
 
     /// The chart's day series read from the rollups equals, day by day, the inbound
