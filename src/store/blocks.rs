@@ -6,7 +6,9 @@
 //! `settled_resolution_at` (the resolution once every recorded instant has passed) is in the
 //! day. Kind 3 holds the day's inbound praise messages with the highest success-story score
 //! (`PRAISE_PER_BLOCK` of them, ranked as `PraiseRank` orders them), enough for any window made
-//! of whole days. Triggers on `conversations` (and on praise `messages`) mark the days a write
+//! of whole days. Kind 4 holds, by the UTC day of the last inbound message, the number of
+//! turnarounds and the `TURNAROUNDS_LISTED` quickest. Triggers on `conversations` (and on
+//! praise `messages`) mark the days a write
 //! touches as dirty; `refresh` rebuilds them, and a report reads the dirty days of its window
 //! from `conversations` (or `messages`) as before, so a stale block is never read.
 //!
@@ -32,6 +34,7 @@ pub(crate) const DAY_S: i64 = 86_400;
 const STARTED: i64 = 1;
 const RESOLVED: i64 = 2;
 const PRAISE: i64 = 3;
+const TURNAROUNDS: i64 = 4;
 /// Praise messages kept per praise block: the most a report ranks for its success stories.
 pub(crate) const PRAISE_PER_BLOCK: usize = 4 * crate::kpi::highlights::STORIES;
 /// Dirty days rebuilt per transaction, so ingest is never held up for long.
@@ -66,6 +69,13 @@ impl Reader<'_> {
     }
 
     fn u(&mut self) -> Result<u64, StoreError> {
+        // Most values fit one byte.
+        if let Some(&b) = self.data.get(self.at) {
+            if b < 0x80 {
+                self.at += 1;
+                return Ok(u64::from(b));
+            }
+        }
         let mut v = 0u64;
         let mut shift = 0;
         loop {
@@ -274,6 +284,41 @@ fn each_praise(data: &[u8], day: i64, mut f: impl FnMut(PraiseRank)) -> Result<(
     Ok(())
 }
 
+/// Turnarounds of some span: how many, and the quickest (time taken, conversation id), in
+/// the order the report lists them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Turnarounds {
+    pub count: i64,
+    pub quickest: Vec<(i64, i64)>,
+}
+
+impl Turnarounds {
+    pub(crate) fn merge(&mut self, other: Turnarounds) {
+        self.count += other.count;
+        self.quickest.extend(other.quickest);
+    }
+
+    /// Keeps the `TURNAROUNDS_LISTED` quickest, quickest first (ties: lower id).
+    pub(crate) fn keep_quickest(&mut self) {
+        self.quickest.sort_unstable();
+        self.quickest
+            .truncate(crate::kpi::highlights::TURNAROUNDS_LISTED);
+    }
+}
+
+fn read_turnarounds(data: &[u8]) -> Result<Turnarounds, StoreError> {
+    let mut r = Reader { data, at: 0 };
+    let mut t = Turnarounds {
+        count: r.u()? as i64,
+        quickest: Vec::new(),
+    };
+    while r.more() {
+        let took = r.i()?;
+        t.quickest.push((took, r.i()?));
+    }
+    Ok(t)
+}
+
 /// Rebuilds the blocks of the UTC day starting at `day` from the conversations.
 async fn rebuild_day(conn: &mut SqliteConnection, day: i64) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM kpi_blocks WHERE day = ?")
@@ -362,6 +407,37 @@ async fn rebuild_day(conn: &mut SqliteConnection, day: i64) -> Result<(), sqlx::
         })
         .collect();
     write_blocks(conn, PRAISE, day, praise).await?;
+    let mut turnarounds: std::collections::BTreeMap<(String, String), Turnarounds> =
+        Default::default();
+    {
+        let sql = format!(
+            "SELECT brand, platform, id, last_inbound_at - first_inbound_at {} AND last_inbound_at >= ? AND last_inbound_at < ?",
+            super::reports::TURNAROUND_FROM
+        );
+        let mut rows = sqlx::query(&sql)
+            .bind(day)
+            .bind(day + DAY_S)
+            .fetch(&mut *conn);
+        while let Some(row) = rows.try_next().await? {
+            let t = turnarounds.entry((row.get(0), row.get(1))).or_default();
+            t.count += 1;
+            t.quickest.push((row.get(3), row.get(2)));
+        }
+    }
+    let turnarounds = turnarounds
+        .into_iter()
+        .map(|(key, mut t)| {
+            t.keep_quickest();
+            let mut data = Vec::new();
+            put_u(&mut data, t.count as u64);
+            for (took, id) in &t.quickest {
+                put_i(&mut data, *took);
+                put_i(&mut data, *id);
+            }
+            (key, (day, data))
+        })
+        .collect();
+    write_blocks(conn, TURNAROUNDS, day, turnarounds).await?;
     sqlx::query("DELETE FROM kpi_blocks_dirty WHERE day = ?")
         .bind(day)
         .execute(&mut *conn)
@@ -388,6 +464,15 @@ async fn write_blocks(
         .await?;
     }
     Ok(())
+}
+
+/// See `Store::whole_days`.
+struct WholeDays {
+    /// Whole UTC days `[first, end)` (empty when `end <= first`).
+    first: i64,
+    end: i64,
+    dirty: Vec<i64>,
+    scan: Vec<(i64, i64)>,
 }
 
 /// How a report window splits: the UTC days its blocks serve, and the ranges it reads from the
@@ -496,58 +581,89 @@ impl Store {
         Ok(())
     }
 
-    /// The best `PRAISE_PER_BLOCK` inbound praise messages of the window, best first: the
-    /// whole clean UTC days from their praise blocks, the rest (partial and dirty days, or the
-    /// whole window under a product filter) from the messages.
+    /// How a window splits for blocks that only serve whole days: the whole UTC days inside
+    /// it, the dirty ones among them, and the ranges to read from the tables instead (the
+    /// partial days at both ends and the dirty days; the whole window under a product filter).
+    async fn whole_days(&self, query: &ReportQuery) -> Result<WholeDays, StoreError> {
+        let (first, end) = (day_of(query.start + DAY_S - 1), day_of(query.end));
+        let mut split = WholeDays {
+            first,
+            end,
+            dirty: Vec::new(),
+            scan: Vec::new(),
+        };
+        if query.product.is_some() || first >= end {
+            split.end = first;
+            split.scan.push((query.start, query.end));
+            return Ok(split);
+        }
+        split.dirty = sqlx::query_scalar(
+            "SELECT day FROM kpi_blocks_dirty WHERE day >= ? AND day < ? ORDER BY day",
+        )
+        .bind(first)
+        .bind(end)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.map_err(e))?;
+        let mut add = |a: i64, b: i64| {
+            if a < b {
+                match split.scan.last_mut() {
+                    Some(last) if last.1 == a => last.1 = b,
+                    _ => split.scan.push((a, b)),
+                }
+            }
+        };
+        add(query.start, first);
+        for &d in &split.dirty {
+            add(d, d + DAY_S);
+        }
+        add(end, query.end);
+        Ok(split)
+    }
+
+    /// Calls `f` with (day, data) of each clean block of `kind` among the split's whole days
+    /// that passes the brand and platform filters.
+    async fn each_whole_day_block(
+        &self,
+        kind: i64,
+        query: &ReportQuery,
+        split: &WholeDays,
+        mut f: impl FnMut(i64, &[u8]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        if split.first >= split.end {
+            return Ok(());
+        }
+        let mut q: QueryBuilder<Sqlite> =
+            QueryBuilder::new("SELECT day, data FROM kpi_blocks WHERE kind = ");
+        q.push_bind(kind)
+            .push(" AND day >= ")
+            .push_bind(split.first)
+            .push(" AND day < ")
+            .push_bind(split.end);
+        super::reports::push_filters_on(&mut q, query, "");
+        let mut rows = q.build().fetch(&self.pool);
+        while let Some(row) = rows.try_next().await.map_err(|e| self.map_err(e))? {
+            let day: i64 = row.get(0);
+            if split.dirty.binary_search(&day).is_err() {
+                f(day, row.get(1))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The best `PRAISE_PER_BLOCK` inbound praise messages of the window, best first: whole
+    /// clean UTC days from their praise blocks, the rest from the praise index.
     pub(crate) async fn ranked_praise(
         &self,
         query: &ReportQuery,
     ) -> Result<Vec<PraiseRank>, StoreError> {
-        let (first_whole, end_whole) = (day_of(query.start + DAY_S - 1), day_of(query.end));
+        let split = self.whole_days(query).await?;
         let mut ranked = Vec::new();
-        let mut scan: Vec<(i64, i64)> = Vec::new();
-        if query.product.is_some() || first_whole >= end_whole {
-            scan.push((query.start, query.end));
-        } else {
-            let dirty: Vec<i64> = sqlx::query_scalar(
-                "SELECT day FROM kpi_blocks_dirty WHERE day >= ? AND day < ? ORDER BY day",
-            )
-            .bind(first_whole)
-            .bind(end_whole)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| self.map_err(e))?;
-            let mut add = |a: i64, b: i64| {
-                if a >= b {
-                    return;
-                }
-                match scan.last_mut() {
-                    Some(last) if last.1 == a => last.1 = b,
-                    _ => scan.push((a, b)),
-                }
-            };
-            add(query.start, first_whole);
-            for &d in &dirty {
-                add(d, d + DAY_S);
-            }
-            add(end_whole, query.end);
-            let mut q: QueryBuilder<Sqlite> =
-                QueryBuilder::new("SELECT day, data FROM kpi_blocks WHERE kind = ");
-            q.push_bind(PRAISE)
-                .push(" AND day >= ")
-                .push_bind(first_whole)
-                .push(" AND day < ")
-                .push_bind(end_whole);
-            super::reports::push_filters_on(&mut q, query, "");
-            let mut rows = q.build().fetch(&self.pool);
-            while let Some(row) = rows.try_next().await.map_err(|e| self.map_err(e))? {
-                let day: i64 = row.get(0);
-                if dirty.binary_search(&day).is_err() {
-                    each_praise(row.get(1), day, |r| ranked.push(r))?;
-                }
-            }
-        }
-        for (start, end) in scan {
+        self.each_whole_day_block(PRAISE, query, &split, |day, data| {
+            each_praise(data, day, |r| ranked.push(r))
+        })
+        .await?;
+        for &(start, end) in &split.scan {
             let part = ReportQuery {
                 start,
                 end,
@@ -557,6 +673,31 @@ impl Store {
         }
         top_praise(&mut ranked, PRAISE_PER_BLOCK);
         Ok(ranked)
+    }
+
+    /// The window's turnarounds counted and the quickest listed: whole clean UTC days from
+    /// their turnaround blocks, the rest from the turnaround index.
+    pub(crate) async fn turnarounds_ranked(
+        &self,
+        query: &ReportQuery,
+    ) -> Result<Turnarounds, StoreError> {
+        let split = self.whole_days(query).await?;
+        let mut all = Turnarounds::default();
+        self.each_whole_day_block(TURNAROUNDS, query, &split, |_, data| {
+            all.merge(read_turnarounds(data)?);
+            Ok(())
+        })
+        .await?;
+        for &(start, end) in &split.scan {
+            let part = ReportQuery {
+                start,
+                end,
+                ..query.clone()
+            };
+            all.merge(self.scan_turnarounds(&part).await?);
+        }
+        all.keep_quickest();
+        Ok(all)
     }
 
     /// `scan_started_stats` from the blocks (and the dirty days from the conversations).
@@ -678,6 +819,64 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    /// Turnaround counts and the quickest from the turnaround blocks equal the index's,
+    /// before the blocks are built, after, and after a write dirties a day again.
+    #[tokio::test]
+    async fn turnarounds_from_blocks_equal_the_index() {
+        use crate::store::rollups::tests::{filled, queries, T0};
+        let (_dir, store) = filled().await;
+        let mut windows = queries();
+        let mut kettle = windows[2].clone();
+        kettle.product = Some("kettle".into());
+        windows.push(kettle);
+        let mut seen = 0;
+        let mut updated = None;
+        for phase in 0..3 {
+            if phase == 1 {
+                assert!(store.refresh_kpi_blocks().await.expect("refresh") >= 2);
+                let blocks: i64 =
+                    sqlx::query_scalar("SELECT count(*) FROM kpi_blocks WHERE kind = 4")
+                        .fetch_one(&store.pool)
+                        .await
+                        .expect("count");
+                assert!(blocks >= 1, "turnaround blocks built: {blocks}");
+            }
+            if phase == 2 {
+                // The slowest turnaround of the first day made the quickest dirties the day.
+                let id: i64 = sqlx::query_scalar(&format!("SELECT id {} AND last_inbound_at >= ?1 AND last_inbound_at < ?1 + 86400 ORDER BY last_inbound_at - first_inbound_at DESC LIMIT 1", crate::store::reports::TURNAROUND_FROM))
+                    .bind(T0)
+                    .fetch_one(&store.pool)
+                    .await
+                    .expect("slowest");
+                sqlx::query(
+                    "UPDATE conversations SET last_inbound_at = first_inbound_at - 1 WHERE id = ?",
+                )
+                .bind(id)
+                .execute(&store.pool)
+                .await
+                .expect("update");
+                updated = Some(id);
+                assert!(store.dirty_kpi_days().await.expect("dirty") >= 1);
+            }
+            for q in &windows {
+                let mut want = store.scan_turnarounds(q).await.expect("scan");
+                want.keep_quickest();
+                let got = store.turnarounds_ranked(q).await.expect("ranked");
+                assert_eq!(got, want, "phase {phase}, window {q:?}");
+                seen += want.count;
+            }
+        }
+        assert!(seen > 0, "the fixture has turnarounds");
+        let first_day = store
+            .turnarounds_ranked(&queries()[0])
+            .await
+            .expect("ranked");
+        assert!(
+            first_day.quickest.first().map(|t| (t.1, t.0)) == updated.map(|id| (id, -1)),
+            "the slowest became the quickest: {first_day:?}"
+        );
+    }
+
     /// Success-story candidates from the praise blocks equal a ranking of every praise
     /// message of the window, before the blocks are built, after, and after a relabel dirties
     /// a day again; a product filter reads the messages.

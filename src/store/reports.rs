@@ -141,6 +141,10 @@ pub(crate) fn conversation_from_row(row: &sqlx::sqlite::SqliteRow) -> Conversati
     }
 }
 
+/// The turnarounds (KPI.md): conversations that opened unhappy and close on a happy customer
+/// message after a brand reply; append the window on `last_inbound_at`.
+pub(crate) const TURNAROUND_FROM: &str = " FROM conversations WHERE closing_after_reply = 1 AND closing_compound >= 0.5 AND first_inbound_at IS NOT NULL AND (category = 'complaint' OR opening_compound <= -0.05)";
+
 impl Store {
     /// Message aggregates and conversations for one window.
     pub async fn report_data(&self, query: &ReportQuery) -> Result<ReportData, StoreError> {
@@ -508,32 +512,11 @@ impl Store {
         &self,
         query: &ReportQuery,
     ) -> Result<(i64, Vec<ConversationFacts>), StoreError> {
-        let where_ = |q: &mut QueryBuilder<'_, Sqlite>| {
-            q.push(" FROM conversations WHERE closing_after_reply = 1 AND closing_compound >= 0.5 AND first_inbound_at IS NOT NULL AND (category = 'complaint' OR opening_compound <= -0.05) AND last_inbound_at >= ")
-                .push_bind(query.start)
-                .push(" AND last_inbound_at < ")
-                .push_bind(query.end);
-            push_filters(q, query);
-        };
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT count(*)");
-        where_(&mut q);
-        let count: i64 = q
-            .build()
-            .fetch_one(&self.pool)
-            .await
-            .map_err(|e| self.map_err(e))?
-            .get(0);
-        // Ranked on the covering index; only the listed rows are read from the table.
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT id");
-        where_(&mut q);
-        q.push(format!(
-            " ORDER BY last_inbound_at - first_inbound_at, id LIMIT {TURNAROUNDS_LISTED}"
-        ));
-        let ids: Vec<i64> = q
-            .build_query_scalar()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| self.map_err(e))?;
+        let ranked = self.turnarounds_ranked(query).await?;
+        let (count, ids): (i64, Vec<i64>) = (
+            ranked.count,
+            ranked.quickest.iter().map(|(_, id)| *id).collect(),
+        );
         if ids.is_empty() {
             return Ok((count, Vec::new()));
         }
@@ -782,6 +765,41 @@ impl Store {
             });
         }
         Ok(out)
+    }
+
+    /// The window's turnarounds counted and the quickest ranked, on the covering index.
+    pub(crate) async fn scan_turnarounds(
+        &self,
+        query: &ReportQuery,
+    ) -> Result<super::blocks::Turnarounds, StoreError> {
+        let where_ = |q: &mut QueryBuilder<'_, Sqlite>| {
+            q.push(TURNAROUND_FROM)
+                .push(" AND last_inbound_at >= ")
+                .push_bind(query.start)
+                .push(" AND last_inbound_at < ")
+                .push_bind(query.end);
+            push_filters(q, query);
+        };
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT count(*)");
+        where_(&mut q);
+        let count: i64 = q
+            .build()
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| self.map_err(e))?
+            .get(0);
+        let mut q: QueryBuilder<Sqlite> =
+            QueryBuilder::new("SELECT last_inbound_at - first_inbound_at, id");
+        where_(&mut q);
+        q.push(format!(
+            " ORDER BY last_inbound_at - first_inbound_at, id LIMIT {TURNAROUNDS_LISTED}"
+        ));
+        let quickest = q
+            .build_query_as::<(i64, i64)>()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.map_err(e))?;
+        Ok(super::blocks::Turnarounds { count, quickest })
     }
 
     /// Every inbound praise message of the window as success stories rank it, from one

@@ -572,7 +572,10 @@ pub(crate) mod tests {
                 store.scan_tag_counts(&q).await.expect("tags")
             );
             assert_eq!(
-                store.rollup_inbound_buckets(&q, false).await.expect("buckets"),
+                store
+                    .rollup_inbound_buckets(&q, false)
+                    .await
+                    .expect("buckets"),
                 store.scan_inbound_buckets(&q).await.expect("buckets")
             );
         }
@@ -851,7 +854,11 @@ pub(crate) mod tests {
                         );
                         total += want;
                     }
-                    assert_eq!(got.values().sum::<i64>(), total, "{tz} {spec:?}: no stray day");
+                    assert_eq!(
+                        got.values().sum::<i64>(),
+                        total,
+                        "{tz} {spec:?}: no stray day"
+                    );
                 }
             }
         }
