@@ -52,7 +52,7 @@ pub fn badge(convs: &[&BadgeConversation], now: UnixSeconds) -> Badge {
         return Badge::default();
     }
     let rate = frts.len() as f64 / n as f64;
-    frts.sort_unstable();
+    radsort::sort(&mut frts);
     let keep = ((0.9 * frts.len() as f64).ceil() as usize).min(frts.len());
     let time = (keep > 0).then(|| frts[..keep].iter().sum::<i64>() as f64 / keep as f64);
     let status = match time {

@@ -206,7 +206,7 @@ pub fn resolution_from(s: &ResolvedStats, cost_per_contact: &BTreeMap<String, f6
         ..Resolution::default()
     };
     let mut times = s.times.clone();
-    times.sort_unstable();
+    radsort::sort(&mut times);
     r.resolution_mean_s = mean(&times);
     r.resolution_median_s = median(&times);
     if s.handled > 0 {

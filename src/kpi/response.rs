@@ -187,9 +187,9 @@ pub fn responsiveness_from(
         r.gos = Some(hits as f64 / (hits + misses) as f64);
     }
     let mut waits = stats.reply_waits.clone();
-    frts.sort_unstable();
-    business.sort_unstable();
-    waits.sort_unstable();
+    radsort::sort(&mut frts);
+    radsort::sort(&mut business);
+    radsort::sort(&mut waits);
     r.frt_mean_s = mean(&frts);
     r.frt_median_s = median(&frts);
     r.frt_p90_s = nearest_rank(&frts, 0.9);
