@@ -176,12 +176,12 @@ pub fn strip_markup(text: &str) -> String {
 
 /// `strip_markup`, borrowing `text` when it holds no markup (the common case).
 pub fn strip_markup_cow(text: &str) -> Cow<'_, str> {
+    // One-byte searches before the substring searches, which cost more to set up.
     let has_markup = text.contains('<')
         || text.contains('&')
-        || text.contains("://")
-        || text.contains("www.")
-        || text.contains("WWW.")
-        || text.contains('@');
+        || text.contains('@')
+        || (text.contains(':') && text.contains("://"))
+        || (text.contains('.') && (text.contains("www.") || text.contains("WWW.")));
     if !has_markup {
         return Cow::Borrowed(text);
     }
