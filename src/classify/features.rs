@@ -69,6 +69,18 @@ pub trait FeatureSink {
     fn one(&mut self, i: u32);
     /// A dense feature with its value.
     fn dense(&mut self, i: u32, v: f32);
+    /// The unigram feature `bucket` of a token (`hash` is `fnv1a(1, token)`), fed to `one`,
+    /// and the token's cue flags, which `flags` computes: always the same for the same
+    /// token, so a sink may memoise both per token.
+    #[inline]
+    fn word(&mut self, token: &str, hash: u64, bucket: u32, flags: impl FnOnce() -> u8) -> u8
+    where
+        Self: Sized,
+    {
+        let _ = (token, hash);
+        self.one(bucket);
+        flags()
+    }
     /// The character n-gram features of one token (`hash` is `fnv1a(1, token)`): `grams`
     /// feeds them to `one`, always the same ones for the same token, so a sink may memoise
     /// what they add up to per token instead of running `grams`.
@@ -160,7 +172,11 @@ impl Tokens {
     /// apostrophes.
     fn close_word(&mut self, start: usize) {
         if self.buf.len() > start {
-            let end = start + self.buf[start..].trim_end_matches('\'').len();
+            let b = self.buf.as_bytes();
+            let mut end = b.len();
+            while end > start && b[end - 1] == b'\'' {
+                end -= 1;
+            }
             self.buf.truncate(end);
             if end > start {
                 self.spans.push((start as u32, end as u32));
@@ -600,15 +616,18 @@ pub fn extract_into(
     for (i, t) in tokens.iter().enumerate() {
         let h = fnv1a(1, t.as_bytes());
         scratch.hashes.push(h);
-        out.one(bucket(h));
+        let f = out.word(t, h, bucket(h), || {
+            let f = table.flags(h, t);
+            if t.ends_with("n't") {
+                f | F_NEGATION
+            } else {
+                f
+            }
+        });
         if cfg.word_bigrams {
             out.one(bucket(mix(prev, h)));
         }
         prev = h;
-        let mut f = table.flags(h, t);
-        if t.ends_with("n't") {
-            f |= F_NEGATION;
-        }
         complaint_cues += u32::from(f & F_COMPLAINT != 0);
         let q = u32::from(f & F_QUESTION != 0);
         question_words += if i == 0 { 2 * q } else { q };
@@ -656,7 +675,10 @@ pub fn extract_into(
 
     // Dense features.
     let raw_mentions = raw.matches('@').count().min(3) as f32 / 3.0;
-    let has_url = raw.contains("http://") || raw.contains("https://") || raw.contains("www.");
+    // A one-byte search first: most texts have no '/' or '.', and the substring searches
+    // cost more to set up.
+    let has_url = (raw.contains('/') && (raw.contains("http://") || raw.contains("https://")))
+        || (raw.contains('.') && raw.contains("www."));
     let caps = has_caps_word(clean);
     let dense: [(u32, f32); 20] = [
         (1, s.compound as f32),

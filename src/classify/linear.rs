@@ -87,9 +87,10 @@ impl CompactWeights {
 
 /// The model's linear score over features fed in order by `features::extract_into`: the
 /// same sum, in the same order, as `LinearModel::predict_compact` over the collected vector,
-/// without collecting it. With a `GramMemo`, the non-zero character n-gram weights of a
-/// token seen before are read from the memo instead of hashing and looking up each n-gram:
-/// the same products are added in the same order, so the sum is bit for bit the same.
+/// without collecting it. With a `GramMemo`, the unigram weight, the cue flags and the
+/// non-zero character n-gram weights of a token seen before are read from the memo instead
+/// of looked up or hashed again: the same products are added in the same order, so the sum
+/// is bit for bit the same.
 pub struct CompactDot<'a> {
     c: &'a CompactWeights,
     z: f64,
@@ -127,62 +128,118 @@ impl FeatureSink for CompactDot<'_> {
         }
     }
     #[inline]
-    fn token_grams(&mut self, token: &str, hash: u64, grams: impl FnOnce(&mut Self)) {
-        let found = match self.memo.as_deref_mut() {
-            Some(m) if token.len() <= MEMO_MAX_TOKEN => m.find(hash, token),
-            _ => return grams(self),
+    fn word(&mut self, token: &str, hash: u64, bucket: u32, flags: impl FnOnce() -> u8) -> u8 {
+        let c = self.c;
+        let Some(m) = self.memo.as_deref_mut() else {
+            self.one(bucket);
+            return flags();
         };
-        match found {
-            Ok((a, b)) => {
-                let CompactDot { memo, z, unit, .. } = self;
-                if let Some(m) = memo.as_deref() {
-                    let unit = f64::from(*unit);
-                    for &w in &m.weights[a..b] {
-                        *z += f64::from(w) * unit;
-                    }
+        let rec = match m.find(hash, token) {
+            Ok(r) => r,
+            Err(Some(slot)) => m.insert(slot, hash, token, c.get(bucket as usize), flags()),
+            Err(None) => {
+                m.text.push(NO_REC);
+                self.one(bucket);
+                return flags();
+            }
+        };
+        m.text.push(rec);
+        match m.recs.get(rec as usize) {
+            Some(r) => {
+                if r.has_uni {
+                    self.z += f64::from(r.uni) * f64::from(self.unit);
+                }
+                r.flags
+            }
+            // Records are never removed while a text is scored.
+            None => 0,
+        }
+    }
+    #[inline]
+    fn token_grams(&mut self, token: &str, hash: u64, grams: impl FnOnce(&mut Self)) {
+        let _ = (token, hash);
+        let rec = match self.memo.as_deref_mut() {
+            Some(m) => {
+                let k = m.cursor;
+                m.cursor += 1;
+                m.text.get(k).copied().unwrap_or(NO_REC) as usize
+            }
+            None => return grams(self),
+        };
+        let CompactDot { memo, z, unit, .. } = self;
+        let Some(r) = memo.as_deref().and_then(|m| m.recs.get(rec)).copied() else {
+            return grams(self);
+        };
+        if r.wlen != WEIGHTS_UNKNOWN {
+            if let Some(m) = memo.as_deref() {
+                let unit = f64::from(*unit);
+                let (a, b) = (r.w as usize, r.w as usize + usize::from(r.wlen));
+                for &w in &m.weights[a..b] {
+                    *z += f64::from(w) * unit;
                 }
             }
-            Err(slot) => {
-                let start = self.memo.as_deref().map_or(0, |m| m.weights.len());
-                self.recording = true;
-                grams(self);
-                self.recording = false;
-                if let Some(m) = self.memo.as_deref_mut() {
-                    m.insert(slot, hash, token, start);
-                }
+            return;
+        }
+        let start = self.memo.as_deref().map_or(0, |m| m.weights.len());
+        self.recording = true;
+        grams(self);
+        self.recording = false;
+        if let Some(m) = self.memo.as_deref_mut() {
+            if let Some(r) = m.recs.get_mut(rec) {
+                // Tokens are at most MEMO_MAX_TOKEN bytes, so they have a few dozen
+                // n-grams at most; the arena stays far below u32::MAX.
+                r.w = start as u32;
+                r.wlen = (m.weights.len() - start) as u16;
             }
         }
     }
 }
 
 /// Longest token (in bytes) a `GramMemo` keeps.
-const MEMO_MAX_TOKEN: usize = 24;
+const MEMO_MAX_TOKEN: usize = 16;
 /// Tokens a `GramMemo` keeps before it starts over (a vocabulary of this size covers
 /// nearly all the tokens of a stream of tweets).
 const MEMO_ENTRIES: usize = 1 << 15;
-const MEMO_SLOTS: usize = MEMO_ENTRIES * 2;
+/// Slots of the memo's hash table: it starts at `MEMO_MIN_SLOTS` and doubles as tokens come
+/// (keeping it at most half full), so a small vocabulary keeps a small, cache-resident table.
+const MEMO_MIN_SLOTS: usize = 1 << 12;
+const MEMO_MAX_SLOTS: usize = MEMO_ENTRIES * 2;
+/// `TokenRec::wlen` of a token whose n-gram weights are not recorded yet.
+const WEIGHTS_UNKNOWN: u16 = u16::MAX;
+/// Entry of `GramMemo::text` for a token the memo does not keep.
+const NO_REC: u32 = u32::MAX;
 
+/// What the memo knows about one token.
 #[derive(Debug, Clone, Copy, Default)]
-struct MemoSlot {
-    /// High half of the token hash.
-    hash: u32,
-    key: u32,
-    w: u32,
-    /// Key length; 0 marks an empty slot (tokens are never empty).
-    klen: u16,
+struct TokenRec {
+    /// The token, zero-padded.
+    key: [u64; 2],
+    /// Weight of the token's unigram feature, if non-zero.
+    uni: f32,
+    has_uni: bool,
+    /// Cue flags of the token (`features::extract_into`).
+    flags: u8,
+    klen: u8,
+    /// The token's non-zero n-gram weights: `weights[w..w + wlen]`.
     wlen: u16,
+    w: u32,
 }
 
-/// Per-thread memo of the non-zero character n-gram weights of recently seen tokens, for
-/// one model (`owner`): word frequencies are skewed, so most tokens of a text were seen
-/// before. Bounded: it starts over once it holds `MEMO_ENTRIES` tokens.
+/// Per-thread memo, for one model (`owner`), of what the complaint model reads per token of
+/// recently seen tokens: the unigram weight, the cue flags and the non-zero character n-gram
+/// weights. Word frequencies are skewed, so most tokens of a text were seen before. Bounded:
+/// it starts over once it holds `MEMO_ENTRIES` tokens.
 #[derive(Debug, Default)]
 pub struct GramMemo {
     owner: u64,
-    slots: Vec<MemoSlot>,
-    entries: usize,
-    keys: Vec<u8>,
+    /// Open addressing: high half of the token hash << 32 | record index + 1 (0: empty).
+    slots: Vec<u64>,
+    recs: Vec<TokenRec>,
     weights: Vec<f32>,
+    /// Record (or `NO_REC`) of each token of the current text, in order.
+    text: Vec<u32>,
+    /// Next token of `text` for `token_grams`.
+    cursor: usize,
 }
 
 impl GramMemo {
@@ -196,51 +253,81 @@ impl GramMemo {
 
     fn clear(&mut self) {
         self.slots.clear();
-        self.slots.resize(MEMO_SLOTS, MemoSlot::default());
-        self.entries = 0;
-        self.keys.clear();
+        self.slots.resize(MEMO_MIN_SLOTS, 0);
+        self.recs.clear();
         self.weights.clear();
     }
 
-    /// The range of `token`'s weights, or the empty slot where it goes (after starting over
-    /// if the memo is full).
-    #[inline]
-    fn find(&mut self, hash: u64, token: &str) -> Result<(usize, usize), usize> {
-        if self.entries >= MEMO_ENTRIES || self.slots.is_empty() {
+    /// Starts a text: starts over first if the memo is full.
+    fn begin_text(&mut self) {
+        if self.recs.len() >= MEMO_ENTRIES || self.slots.is_empty() {
             self.clear();
         }
-        let mask = self.slots.len() - 1;
-        let mut i = (hash >> 16) as usize & mask;
-        let high = (hash >> 32) as u32;
-        loop {
-            let s = self.slots[i];
-            if s.klen == 0 {
-                return Err(i);
+        self.text.clear();
+        self.cursor = 0;
+    }
+
+    /// Doubles the table, re-placing every record.
+    fn grow(&mut self) {
+        let size = self.slots.len() * 2;
+        let old = std::mem::replace(&mut self.slots, vec![0; size]);
+        let mask = size - 1;
+        for s in old.into_iter().filter(|&s| s != 0) {
+            let mut i = (s >> 32) as usize & mask;
+            while self.slots[i] != 0 {
+                i = (i + 1) & mask;
             }
-            if s.hash == high
-                && &self.keys[s.key as usize..s.key as usize + usize::from(s.klen)]
-                    == token.as_bytes()
-            {
-                return Ok((s.w as usize, s.w as usize + usize::from(s.wlen)));
-            }
-            i = (i + 1) & mask;
+            self.slots[i] = s;
         }
     }
 
-    /// Records `token` in `slot` with the weights appended since `start`.
-    fn insert(&mut self, slot: usize, hash: u64, token: &str, start: usize) {
-        let key = self.keys.len();
-        self.keys.extend_from_slice(token.as_bytes());
-        // Tokens are at most MEMO_MAX_TOKEN bytes, so they have a few hundred n-grams at
-        // most; the arenas stay far below u32::MAX.
-        self.slots[slot] = MemoSlot {
-            hash: (hash >> 32) as u32,
-            key: key as u32,
-            klen: token.len() as u16,
-            w: start as u32,
-            wlen: (self.weights.len() - start) as u16,
-        };
-        self.entries += 1;
+    /// The record of `token` (hash `hash`), or where a new record for it goes: the free
+    /// slot, or `None` if the memo does not keep it (too long, or the memo is full).
+    #[inline]
+    fn find(&self, hash: u64, token: &str) -> Result<u32, Option<usize>> {
+        let b = token.as_bytes();
+        if b.is_empty() || b.len() > MEMO_MAX_TOKEN || self.slots.is_empty() {
+            return Err(None);
+        }
+        let key = super::vader::pad16(b);
+        let high = hash >> 32;
+        let mask = self.slots.len() - 1;
+        let mut i = high as usize & mask;
+        loop {
+            let s = self.slots[i];
+            if s == 0 {
+                break;
+            }
+            if s >> 32 == high {
+                let r = (s as u32).wrapping_sub(1);
+                if let Some(rec) = self.recs.get(r as usize) {
+                    if rec.key == key && usize::from(rec.klen) == b.len() {
+                        return Ok(r);
+                    }
+                }
+            }
+            i = (i + 1) & mask;
+        }
+        Err((self.recs.len() < MEMO_ENTRIES).then_some(i))
+    }
+
+    /// Records `token` (hash `hash`) in free slot `slot` (from `find`); returns its record.
+    fn insert(&mut self, slot: usize, hash: u64, token: &str, uni: Option<f32>, flags: u8) -> u32 {
+        let r = self.recs.len() as u32;
+        self.recs.push(TokenRec {
+            key: super::vader::pad16(token.as_bytes()),
+            uni: uni.unwrap_or(0.0),
+            has_uni: uni.is_some(),
+            flags,
+            klen: token.len() as u8,
+            wlen: WEIGHTS_UNKNOWN,
+            w: 0,
+        });
+        self.slots[slot] = (hash >> 32) << 32 | u64::from(r + 1);
+        if self.recs.len() * 2 > self.slots.len() && self.slots.len() < MEMO_MAX_SLOTS {
+            self.grow();
+        }
+        r
     }
 }
 
@@ -328,6 +415,7 @@ impl LinearModel {
         c: &'a CompactWeights,
         memo: &'a mut GramMemo,
     ) -> CompactDot<'a> {
+        memo.begin_text();
         CompactDot {
             memo: Some(memo),
             ..self.compact_dot(c)

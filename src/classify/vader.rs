@@ -190,54 +190,85 @@ type FastMap<Key, V> = HashMap<Key, V, BuildHasherDefault<FastHasher>>;
 /// Longest key `InlineWords` stores.
 const INLINE_KEY: usize = 16;
 
-/// One slot of `InlineWords`: the key zero-padded to 16 bytes, its length and the index of
-/// its `Word`.
+/// One entry of `InlineWords`: the key zero-padded to 16 bytes, its length and its `Word`.
 #[derive(Debug, Clone, Copy, Default)]
-struct InlineSlot {
+struct InlineEntry {
     key: [u64; 2],
+    word: Word,
     len: u8,
-    word: u32,
 }
 
 /// The words of `FastVader::words` whose keys have 1 to `INLINE_KEY` bytes (nearly all), in
-/// an open-addressing table that keeps each key inside its slot: a lookup hashes and
-/// compares two machine words and follows no pointer, where the map chases each key's heap
-/// allocation. A one-byte tag per slot (0: empty), from the key's hash, is probed first, so
-/// a word that is not in the table (most words) is rejected from a small array. `get`
-/// answers exactly as the map does (longer and empty keys go to the map).
+/// an open-addressing table that keeps each key and its `Word` inside one entry: a lookup
+/// hashes and compares two machine words and reads one entry, where the map chases each
+/// key's heap allocation. The probed array holds, per slot, a one-byte tag from the key's
+/// hash (never 0) and the entry's index (0: empty slot), so a word that is not in the table
+/// (most words) is rejected from a small array. `get` answers exactly as the map does
+/// (longer and empty keys go to the map).
 #[derive(Debug, Default)]
 struct InlineWords {
-    tags: Vec<u8>,
-    slots: Vec<InlineSlot>,
-    words: Vec<Word>,
+    /// Tag << 24 | entry index + 1, or 0.
+    meta: Vec<u32>,
+    entries: Vec<InlineEntry>,
     mask: usize,
+}
+
+/// Little-endian load of `b[at..at + 4]`.
+fn load4(b: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(&b[at..at + 4]);
+    u64::from(u32::from_le_bytes(w))
+}
+
+/// Little-endian load of `b[at..at + 8]`.
+fn load8(b: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// Up to 8 bytes, little-endian, zero-padded: loads of whole words (overlapping ones agree
+/// on the bytes they share), so the key is built in registers.
+fn pad8(b: &[u8]) -> u64 {
+    let n = b.len();
+    match n {
+        0 => 0,
+        1..=3 => {
+            u64::from(b[0])
+                | u64::from(b[n / 2]) << (8 * (n / 2))
+                | u64::from(b[n - 1]) << (8 * (n - 1))
+        }
+        4..=7 => load4(b, 0) | load4(b, n - 4) << (8 * (n - 4)),
+        _ => load8(b, 0),
+    }
+}
+
+/// A key of at most 16 bytes, zero-padded, as two little-endian words.
+pub(crate) fn pad16(key: &[u8]) -> [u64; 2] {
+    if key.len() <= 8 {
+        return [pad8(key), 0];
+    }
+    let n = key.len().min(16);
+    // The last 8 bytes, shifted so that byte 8 comes first: bytes 8..n, zero-padded.
+    [load8(key, 0), load8(key, n - 8) >> (8 * (16 - n))]
 }
 
 impl InlineWords {
     fn pad(key: &[u8]) -> [u64; 2] {
-        let mut a = [0u8; INLINE_KEY];
-        a[..key.len()].copy_from_slice(key);
-        let (lo, hi) = a.split_at(8);
-        let word = |b: &[u8]| {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(b);
-            u64::from_le_bytes(w)
-        };
-        [word(lo), word(hi)]
+        pad16(key)
     }
 
     /// The first slot to probe for `key` and the key's tag (never 0).
-    fn slot_of(&self, key: [u64; 2], len: usize) -> (usize, u8) {
+    fn slot_of(&self, key: [u64; 2], len: usize) -> (usize, u32) {
         let h = (key[0] ^ key[1].rotate_left(29) ^ len as u64).wrapping_mul(K);
-        ((h ^ (h >> 32)) as usize & self.mask, (h >> 56) as u8 | 1)
+        ((h ^ (h >> 32)) as usize & self.mask, (h >> 56) as u32 | 1)
     }
 
     fn build(map: &FastMap<Box<str>, Word>) -> Self {
         let size = (map.len() * 2).next_power_of_two().max(16);
         let mut t = InlineWords {
-            tags: vec![0; size],
-            slots: vec![InlineSlot::default(); size],
-            words: Vec::with_capacity(map.len()),
+            meta: vec![0; size],
+            entries: Vec::with_capacity(map.len()),
             mask: size - 1,
         };
         for (k, w) in map {
@@ -247,16 +278,15 @@ impl InlineWords {
             }
             let key = Self::pad(b);
             let (mut i, tag) = t.slot_of(key, b.len());
-            while t.tags[i] != 0 {
+            while t.meta[i] != 0 {
                 i = (i + 1) & t.mask;
             }
-            t.tags[i] = tag;
-            t.slots[i] = InlineSlot {
+            t.meta[i] = tag << 24 | (t.entries.len() as u32 + 1);
+            t.entries.push(InlineEntry {
                 key,
+                word: *w,
                 len: b.len() as u8,
-                word: t.words.len() as u32,
-            };
-            t.words.push(*w);
+            });
         }
         t
     }
@@ -271,14 +301,14 @@ impl InlineWords {
         let k = Self::pad(b);
         let (mut i, tag) = self.slot_of(k, b.len());
         loop {
-            let t = self.tags[i];
-            if t == 0 {
+            let m = self.meta[i];
+            if m == 0 {
                 return None;
             }
-            if t == tag {
-                let s = &self.slots[i];
-                if s.key == k && usize::from(s.len) == b.len() {
-                    return self.words.get(s.word as usize).copied();
+            if m >> 24 == tag {
+                let e = self.entries.get((m & 0xff_ffff) as usize - 1)?;
+                if e.key == k && usize::from(e.len) == b.len() {
+                    return Some(e.word);
                 }
             }
             i = (i + 1) & self.mask;
@@ -1003,7 +1033,7 @@ mod tests {
             keys.extend(t.split_whitespace().map(str::to_lowercase));
         }
         let long = v.words.keys().filter(|k| k.len() > INLINE_KEY).count();
-        assert_eq!(v.inline.words.len() + long, v.words.len());
+        assert_eq!(v.inline.entries.len() + long, v.words.len());
         let mut found = 0;
         for k in &keys {
             let want = v.words.get(k.as_str()).copied();
@@ -1011,6 +1041,21 @@ mod tests {
             found += usize::from(want.is_some());
         }
         assert!(found >= v.words.len());
+    }
+
+    /// `pad16` zero-pads every length from 0 to 16 bytes as a byte copy does.
+    #[test]
+    fn pad16_equals_a_byte_copy() {
+        let src: Vec<u8> = (1..=16u8).map(|i| i.wrapping_mul(37) | 1).collect();
+        for n in 0..=16 {
+            let mut a = [0u8; 16];
+            a[..n].copy_from_slice(&src[..n]);
+            let want = [
+                u64::from_le_bytes(a[..8].try_into().unwrap()),
+                u64::from_le_bytes(a[8..].try_into().unwrap()),
+            ];
+            assert_eq!(pad16(&src[..n]), want, "{n}");
+        }
     }
 
     #[test]
