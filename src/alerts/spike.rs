@@ -13,7 +13,12 @@
 //!   standard-normal for Poisson counts even at a handful a day, must pass `poisson_z`;
 //! - a bucket is *above* when its score, its ratio to the expected count and its raw count all
 //!   pass the preset's thresholds (the raw-count floor keeps quiet brands from alerting on 2
-//!   complaints).
+//!   complaints);
+//! - the series' own tail: a bar on the score that rises by `tail_step` for every episode
+//!   scoring above it and sinks so that `tail_per_day` episodes a day clear it (never below
+//!   `tail_from × z_threshold`). A Poisson-steady brand never lifts it; a brand whose bursts
+//!   routinely score high (many quiet accounts go from 0 to 10 several times a week) must
+//!   beat its usual bursts to alert, which is what keeps one alert per real spike.
 //!
 //! The decision for a bucket uses only that bucket and earlier ones, so replaying a history
 //! (`alerts backtest`) gives exactly what the bot would have said live.
@@ -144,6 +149,26 @@ pub struct SpikeParams {
     /// Days of history per hour of the day behind the surge baseline and dispersion.
     #[serde(default = "default_surge_days")]
     pub surge_days: usize,
+    /// The series' own tail: how many episodes per day may exceed the learned bar before the
+    /// bar rises (0 = off). A bucket is above only if its score also clears that bar, so a
+    /// brand whose bursts routinely score high needs a burst bigger than its usual ones.
+    #[serde(default)]
+    pub tail_per_day: f64,
+    /// How far (in score units) the tail bar rises per episode that clears it.
+    #[serde(default = "default_tail_step")]
+    pub tail_step: f64,
+    /// Highest the tail bar may rise (score units; 0 = no cap): a surge scoring this much is
+    /// always news, however bursty the brand.
+    #[serde(default)]
+    pub tail_max: f64,
+    /// Lowest the tail bar goes, as a fraction of `z_threshold`: only episodes scoring at
+    /// least this much count towards the brand's tail.
+    #[serde(default)]
+    pub tail_from: f64,
+}
+
+fn default_tail_step() -> f64 {
+    1.0
 }
 
 fn default_surge_window_s() -> i64 {
@@ -180,6 +205,10 @@ impl SpikeParams {
             surge_z: default_surge_z(),
             surge_min_ratio: default_surge_min_ratio(),
             surge_days: default_surge_days(),
+            tail_per_day: 0.25,
+            tail_step: 0.5,
+            tail_max: 0.0,
+            tail_from: 0.8,
         };
         match preset {
             Preset::Sensitive => SpikeParams {
@@ -245,6 +274,12 @@ pub struct SpikeDetector {
     /// The sustained-surge test's state.
     #[serde(default)]
     surge: SurgeTracker,
+    /// Learned tail bar of the score (see [`SpikeParams::tail_per_day`]).
+    #[serde(default)]
+    tail_bar: f64,
+    /// Whether the previous bucket's score cleared the tail bar (episodes count once).
+    #[serde(default)]
+    tail_exceeding: bool,
 }
 
 /// Anscombe's variance-stabilising transform for Poisson counts.
@@ -344,6 +379,8 @@ impl SpikeDetector {
             first_at: None,
             seen: 0,
             surge: SurgeTracker::default(),
+            tail_bar: 0.0,
+            tail_exceeding: false,
         }
     }
 
@@ -500,6 +537,23 @@ impl SpikeDetector {
             best = best.max(surge.z * p.z_threshold / p.surge_z.max(1e-6));
         }
         above = above || surge.above;
+        if p.tail_per_day > 0.0 && best.is_finite() {
+            let floor = p.tail_from * p.z_threshold;
+            self.tail_bar = self.tail_bar.max(floor);
+            // A bucket must also clear the series' own tail bar, which rises by a step per
+            // episode above it and sinks so that `tail_per_day` episodes a day clear it.
+            above = above && best >= self.tail_bar;
+            let exceeding = best > self.tail_bar;
+            if exceeding && !self.tail_exceeding {
+                self.tail_bar += p.tail_step;
+            }
+            self.tail_exceeding = exceeding;
+            self.tail_bar -= p.tail_step * p.tail_per_day * self.bucket_s as f64 / 86_400.0;
+            self.tail_bar = self.tail_bar.max(floor);
+            if p.tail_max > 0.0 {
+                self.tail_bar = self.tail_bar.min(p.tail_max);
+            }
+        }
         SpikeScore {
             at,
             value,
@@ -656,6 +710,51 @@ mod tests {
             off.first().map_or(true, |&t| t >= fired[0]),
             "{off:?} vs {fired:?}"
         );
+    }
+
+    #[test]
+    fn bursty_brand_learns_its_tail_and_steady_brand_does_not() {
+        // A quiet account (0-1 a bucket) that bursts to 12 every ten hours: the bursts alert at
+        // first, then the tail bar rises past them and only a burst well beyond them alerts.
+        let run = |tail_per_day: f64| {
+            let p = SpikeParams {
+                tail_per_day,
+                ..SpikeParams::default()
+            };
+            let mut d = SpikeDetector::new(p, B, 0);
+            let mut late_bursts = 0;
+            for i in 0..(20 * 288) {
+                let v = if i % 120 == 60 {
+                    12.0
+                } else {
+                    (i % 3 == 0) as u8 as f64
+                };
+                let s = d.observe(i * B, v);
+                if s.above && i > 10 * 288 {
+                    late_bursts += 1;
+                }
+            }
+            let big = d.observe(20 * 288 * B, 60.0);
+            (late_bursts, big.above)
+        };
+        let (late_off, _) = run(0.0);
+        let (late_on, big_on) = run(SpikeParams::default().tail_per_day);
+        assert!(
+            late_off >= 10,
+            "without the tail every burst alerts: {late_off}"
+        );
+        assert!(
+            late_on * 5 <= late_off,
+            "the usual bursts still alert: {late_on} of {late_off}"
+        );
+        assert!(big_on, "a burst five times the usual one was missed");
+
+        // A steady Poisson-like series never lifts the bar above the score threshold.
+        let mut d = SpikeDetector::new(SpikeParams::default(), B, 0);
+        for i in 0..(10 * 288) {
+            d.observe(i * B, 20.0 + (i % 5) as f64);
+        }
+        assert!(d.tail_bar <= d.params.z_threshold, "bar {}", d.tail_bar);
     }
 
     #[test]
