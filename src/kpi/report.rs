@@ -16,7 +16,7 @@ use crate::kpi::resolution::{resolution_from, resolved_in, Resolution, ResolvedS
 use crate::kpi::response::{responsiveness_from, Responsiveness, StartedStats};
 use crate::kpi::sentiment::{ratio_text, sentiment, SentimentMix};
 use crate::kpi::volume::{volume, Volume};
-use crate::kpi::window::Window;
+use crate::kpi::window::{local_midnight, Window};
 use crate::model::{ReportData, UnixSeconds};
 
 /// Median as KPI.md defines it: the middle value, or the mean of the two middle values.
@@ -132,12 +132,27 @@ pub fn compute_window(inputs: &WindowInputs, now: UnixSeconds, rules: &KpiRules)
             )
         })
         .collect();
-    let local_day = |t: UnixSeconds| {
-        rules
-            .timezone
-            .timestamp_opt(t, 0)
-            .single()
-            .map(|d| d.date_naive())
+    // The window's local midnights, so each instant finds its day by a binary search
+    // instead of a time-zone conversion (a month has hundreds of thousands of instants).
+    let midnights: Vec<(UnixSeconds, NaiveDate)> = days
+        .iter()
+        .map(|&d| (local_midnight(rules.timezone, d).timestamp(), d))
+        .collect();
+    let next_midnight = days
+        .last()
+        .and_then(|d| d.succ_opt())
+        .map(|d| local_midnight(rules.timezone, d).timestamp());
+    let local_day = |t: UnixSeconds| -> Option<NaiveDate> {
+        let i = midnights.partition_point(|&(m, _)| m <= t);
+        if i == 0 || next_midnight.is_some_and(|n| t >= n) {
+            // Outside the window's days: the zone decides (no series point either way).
+            return rules
+                .timezone
+                .timestamp_opt(t, 0)
+                .single()
+                .map(|d| d.date_naive());
+        }
+        Some(midnights[i - 1].1)
     };
     for &(bucket, n) in &inputs.inbound_buckets {
         let t = bucket - bucket.rem_euclid(BUCKET_S);

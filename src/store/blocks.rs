@@ -57,6 +57,25 @@ fn put_i(out: &mut Vec<u8>, v: i64) {
     put_u(out, ((v << 1) ^ (v >> 63)) as u64);
 }
 
+/// Why a block could not be read (small, so the hot decoding path returns it in registers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BlockError {
+    Truncated,
+    Overlong,
+}
+
+impl From<BlockError> for StoreError {
+    fn from(e: BlockError) -> Self {
+        StoreError::Corrupt(
+            match e {
+                BlockError::Truncated => "a KPI block ends mid-value",
+                BlockError::Overlong => "a KPI block holds an overlong value",
+            }
+            .into(),
+        )
+    }
+}
+
 /// Reads what `put_u`/`put_i` wrote.
 struct Reader<'a> {
     data: &'a [u8],
@@ -68,25 +87,28 @@ impl Reader<'_> {
         self.at < self.data.len()
     }
 
-    fn u(&mut self) -> Result<u64, StoreError> {
+    #[inline]
+    fn u(&mut self) -> Result<u64, BlockError> {
         // Most values fit one byte.
-        if let Some(&b) = self.data.get(self.at) {
-            if b < 0x80 {
+        match self.data.get(self.at) {
+            Some(&b) if b < 0x80 => {
                 self.at += 1;
-                return Ok(u64::from(b));
+                Ok(u64::from(b))
             }
+            _ => self.u_long(),
         }
+    }
+
+    fn u_long(&mut self) -> Result<u64, BlockError> {
         let mut v = 0u64;
         let mut shift = 0;
         loop {
             let Some(&b) = self.data.get(self.at) else {
-                return Err(StoreError::Corrupt("a KPI block ends mid-value".into()));
+                return Err(BlockError::Truncated);
             };
             self.at += 1;
             if shift > 63 {
-                return Err(StoreError::Corrupt(
-                    "a KPI block holds an overlong value".into(),
-                ));
+                return Err(BlockError::Overlong);
             }
             v |= u64::from(b & 0x7f) << shift;
             if b < 0x80 {
@@ -96,7 +118,8 @@ impl Reader<'_> {
         }
     }
 
-    fn i(&mut self) -> Result<i64, StoreError> {
+    #[inline]
+    fn i(&mut self) -> Result<i64, BlockError> {
         let u = self.u()?;
         Ok(((u >> 1) as i64) ^ -((u & 1) as i64))
     }
@@ -956,7 +979,7 @@ mod tests {
         put_i(&mut out, 1 << 40);
         out.pop();
         let mut r = Reader { data: &out, at: 0 };
-        assert!(matches!(r.i(), Err(StoreError::Corrupt(_))));
+        assert_eq!(r.i(), Err(BlockError::Truncated));
         let c = ConversationFacts {
             actionable: true,
             first_response_at: Some(100),
@@ -966,7 +989,10 @@ mod tests {
         let mut block = Vec::new();
         put_started(&mut block, 0, &c, 40);
         block.truncate(block.len() - 1);
-        assert!(each_started(&block, 0, Platform::X, |_| {}).is_err());
+        assert!(matches!(
+            each_started(&block, 0, Platform::X, |_| {}),
+            Err(StoreError::Corrupt(_))
+        ));
     }
 
     #[test]

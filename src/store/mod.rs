@@ -39,6 +39,8 @@ pub enum StoreError {
     Sql(#[from] sqlx::Error),
     #[error("stored data is damaged: {0}")]
     Corrupt(String),
+    #[error("a report read stopped before it finished: {0}")]
+    Task(String),
 }
 
 /// How long a writer waits for another one before giving up.

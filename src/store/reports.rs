@@ -1019,9 +1019,17 @@ impl Store {
             q(end - LOYALTY_SPAN_S, end),
             q(end - BADGE_SPAN_S, end),
         );
+        // The two window reads decode the most blocks: on tasks of their own, so they run on
+        // both cores.
+        let spawn_window = |w: Window| {
+            let (store, filters, rules) = (self.clone(), filters.clone(), rules.clone());
+            let task =
+                tokio::spawn(async move { store.window_inputs(&filters, w, now, &rules).await });
+            async move { task.await.map_err(|e| StoreError::Task(e.to_string()))? }
+        };
         let (current, previous, week_earlier, turnarounds, backlog, praise, loyalty, badge) = futures::try_join!(
-            self.window_inputs(filters, window, now, rules),
-            self.window_inputs(filters, window.previous(tz), now, rules),
+            spawn_window(window),
+            spawn_window(window.previous(tz)),
             week_earlier,
             self.turnarounds_listed(&in_window),
             self.backlog(filters, now),
