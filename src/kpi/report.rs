@@ -43,6 +43,30 @@ pub fn nearest_rank(sorted: &[i64], p: f64) -> Option<i64> {
     Some(sorted[rank - 1])
 }
 
+/// `median` of values in any order (they are reordered): linear time, no sort.
+pub fn median_of(values: &mut [i64]) -> Option<f64> {
+    let n = values.len();
+    if n == 0 {
+        return None;
+    }
+    let (below, &mut upper, _) = values.select_nth_unstable(n / 2);
+    if n % 2 == 1 {
+        return Some(upper as f64);
+    }
+    let lower = below.iter().copied().max().unwrap_or(upper);
+    Some((lower as f64 + upper as f64) / 2.0)
+}
+
+/// `nearest_rank` of values in any order (they are reordered): linear time, no sort.
+pub fn nearest_rank_of(values: &mut [i64], p: f64) -> Option<i64> {
+    let n = values.len();
+    if n == 0 {
+        return None;
+    }
+    let rank = ((p * n as f64).ceil() as usize).clamp(1, n);
+    Some(*values.select_nth_unstable(rank - 1).1)
+}
+
 /// Arithmetic mean; null for an empty set.
 pub fn mean(values: &[i64]) -> Option<f64> {
     if values.is_empty() {
@@ -362,6 +386,34 @@ pub fn render_text(r: &Report, title: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The selections give what the sorted definitions give, with ties, odd and even sizes.
+    #[test]
+    fn selections_equal_the_sorted_definitions() {
+        let mut seed = 7u64;
+        for n in 0..60usize {
+            let values: Vec<i64> = (0..n)
+                .map(|_| {
+                    seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                    ((seed >> 33) % 20) as i64 - 3
+                })
+                .collect();
+            let mut sorted = values.clone();
+            sorted.sort_unstable();
+            assert_eq!(
+                median_of(&mut values.clone()),
+                median(&sorted),
+                "{values:?}"
+            );
+            for p in [0.0, 0.1, 0.5, 0.9, 0.95, 1.0] {
+                assert_eq!(
+                    nearest_rank_of(&mut values.clone(), p),
+                    nearest_rank(&sorted, p),
+                    "{p} {values:?}"
+                );
+            }
+        }
+    }
     use crate::kpi::window::{resolve, WindowSpec};
     use crate::model::{Category, ConversationFacts, Direction, MessageAggregate, Platform};
 

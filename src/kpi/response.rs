@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::kpi::business_hours::BusinessCalendar;
-use crate::kpi::report::{mean, median, nearest_rank};
+use crate::kpi::report::{mean, median_of, nearest_rank_of};
 use crate::model::{ConversationFacts, UnixSeconds};
 
 const H: i64 = 3600;
@@ -187,17 +187,14 @@ pub fn responsiveness_from(
         r.gos = Some(hits as f64 / (hits + misses) as f64);
     }
     let mut waits = stats.reply_waits.clone();
-    radsort::sort(&mut frts);
-    radsort::sort(&mut business);
-    radsort::sort(&mut waits);
     r.frt_mean_s = mean(&frts);
-    r.frt_median_s = median(&frts);
-    r.frt_p90_s = nearest_rank(&frts, 0.9);
+    r.frt_median_s = median_of(&mut frts);
+    r.frt_p90_s = nearest_rank_of(&mut frts, 0.9);
     r.frt_business_mean_s = mean(&business);
-    r.frt_business_median_s = median(&business);
-    r.frt_business_p90_s = nearest_rank(&business, 0.9);
+    r.frt_business_median_s = median_of(&mut business);
+    r.frt_business_p90_s = nearest_rank_of(&mut business, 0.9);
     r.reply_time_mean_s = mean(&waits);
-    r.reply_time_median_s = median(&waits);
+    r.reply_time_median_s = median_of(&mut waits);
     r
 }
 
