@@ -188,16 +188,20 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 return kpi::explain_metric(name, &mut std::io::stdout().lock());
             }
             let config = load_config(cli.config.as_deref(), cli.db.as_deref())?;
-            let store = crate::store::Store::open(&config.database).await?;
-            let result = kpi::run_kpi(a, &store, &config, Utc::now(), &mut std::io::stdout()).await;
+            let store = crate::store::Store::open_for_reports(&config.database).await?;
+            // One write at the end, not one per line of the report.
+            let mut out = std::io::BufWriter::new(std::io::stdout());
+            let result = kpi::run_kpi(a, &store, &config, Utc::now(), &mut out).await;
             store.close().await;
-            result
+            result.and_then(|()| Ok(out.flush()?))
         }
         Cmd::Export(a) => {
             let config = load_config(cli.config.as_deref(), cli.db.as_deref())?;
-            let store = crate::store::Store::open(&config.database).await?;
-            let result =
-                kpi::run_export(a, &store, &config, Utc::now(), &mut std::io::stdout()).await;
+            let store = crate::store::Store::open_for_reports(&config.database).await?;
+            let mut out = std::io::BufWriter::new(std::io::stdout());
+            let result = kpi::run_export(a, &store, &config, Utc::now(), &mut out)
+                .await
+                .and_then(|()| Ok(out.flush()?));
             store.close().await;
             result
         }

@@ -54,6 +54,9 @@ pub const MAX_CONNECTIONS: u32 = 2;
 /// Prepared statements kept per connection.
 pub const STATEMENT_CACHE: usize = 32;
 
+/// Largest part of the file a report command maps.
+const REPORT_MMAP_BYTES: i64 = 1 << 30;
+
 /// Page cache of every connection (KiB).
 const CACHE_KIB: i64 = 32_000;
 
@@ -79,6 +82,17 @@ fn is_locked(e: &sqlx::Error) -> bool {
 impl Store {
     /// Opens (creating if needed) the database file and brings its schema up to date.
     pub async fn open(path: &Path) -> Result<Store, StoreError> {
+        Self::open_with(path, 0).await
+    }
+
+    /// `open` for a short-lived command that reads reports (`kpi`, `export`): the connections
+    /// map the file instead of copying each page they read into their cache. (The bot keeps
+    /// `open`: a mapping would count every page it ever read as its memory.)
+    pub async fn open_for_reports(path: &Path) -> Result<Store, StoreError> {
+        Self::open_with(path, REPORT_MMAP_BYTES).await
+    }
+
+    async fn open_with(path: &Path, mmap_bytes: i64) -> Result<Store, StoreError> {
         let display = path.display().to_string();
         let options = SqliteConnectOptions::from_str("sqlite://")
             .map_err(|source| StoreError::Open {
@@ -93,6 +107,7 @@ impl Store {
             .foreign_keys(true)
             .pragma("cache_size", format!("-{CACHE_KIB}"))
             .pragma("temp_store", "memory")
+            .pragma("mmap_size", mmap_bytes.to_string())
             // Each connection keeps its prepared statements (a batch insert of another size is
             // another statement, some 100 KB each): bounded, so an idle bot stays small.
             .statement_cache_capacity(STATEMENT_CACHE);
