@@ -7,10 +7,10 @@
 //! day. Kind 3 holds the day's inbound praise messages with the highest success-story score
 //! (`PRAISE_PER_BLOCK` of them, ranked as `PraiseRank` orders them), enough for any window made
 //! of whole days. Kind 4 holds, by the UTC day of the last inbound message, the number of
-//! turnarounds and the `TURNAROUNDS_LISTED` quickest. Triggers on `conversations` (and on
-//! praise `messages`) mark the days a write
-//! touches as dirty; `refresh` rebuilds them, and a report reads the dirty days of its window
-//! from `conversations` (or `messages`) as before, so a stale block is never read.
+//! turnarounds and the `TURNAROUNDS_LISTED` quickest; kinds 3 and 4 serve only the whole UTC
+//! days of a window. Triggers on `conversations` (and on praise `messages`) mark the days a
+//! write touches as dirty; `refresh` rebuilds them, and a report reads the dirty days of its
+//! window from `conversations` (or `messages`) as before, so a stale block is never read.
 //!
 //! Why resolution may be keyed by the settled instant: as seen at `now`, a conversation is
 //! resolved at its earliest marked or thanks instant not after `now`, else (when the brand spoke
