@@ -218,7 +218,10 @@ fn the_console_answers_commands_and_usage_errors() {
     );
     writeln!(stdin, "/kpi today").expect("type");
     assert!(wait_for("KPIs today"), "no answer to /kpi today");
-    assert!(wait_for("Mentions"), "answer has no Mentions field");
+    assert!(
+        wait_for("Inbound mentions"),
+        "answer has no Inbound mentions field"
+    );
     writeln!(stdin, "/kpi tomorrow").expect("type");
     assert!(
         wait_for("unknown /kpi option 'tomorrow'"),

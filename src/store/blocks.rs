@@ -568,6 +568,37 @@ impl Store {
         })
     }
 
+    /// Calls `f` with (day, platform, data) of each block of `kind` with a day in
+    /// `[first, end)`, not in `dirty` (sorted), that passes the brand and platform filters.
+    async fn each_clean_block(
+        &self,
+        kind: i64,
+        query: &ReportQuery,
+        (first, end): (i64, i64),
+        dirty: &[i64],
+        mut f: impl FnMut(i64, &str, &[u8]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        if first >= end {
+            return Ok(());
+        }
+        let mut q: QueryBuilder<Sqlite> =
+            QueryBuilder::new("SELECT day, platform, data FROM kpi_blocks WHERE kind = ");
+        q.push_bind(kind)
+            .push(" AND day >= ")
+            .push_bind(first)
+            .push(" AND day < ")
+            .push_bind(end);
+        super::reports::push_filters_on(&mut q, query, "");
+        let mut rows = q.build().fetch(&self.pool);
+        while let Some(row) = rows.try_next().await.map_err(|e| self.map_err(e))? {
+            let day: i64 = row.get(0);
+            if dirty.binary_search(&day).is_err() {
+                f(day, row.get(1), row.get(2))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Calls `f` with every conversation of the clean blocks of `kind` in the split's days
     /// that passes the brand and platform filters.
     async fn each_in_blocks(
@@ -577,31 +608,17 @@ impl Store {
         split: &Split,
         mut f: impl FnMut(&ConversationFacts),
     ) -> Result<(), StoreError> {
-        let mut q: QueryBuilder<Sqlite> =
-            QueryBuilder::new("SELECT day, platform, data FROM kpi_blocks WHERE kind = ");
-        q.push_bind(kind)
-            .push(" AND day >= ")
-            .push_bind(split.first_day)
-            .push(" AND day <= ")
-            .push_bind(split.last_day);
-        super::reports::push_filters_on(&mut q, query, "");
-        let mut rows = q.build().fetch(&self.pool);
-        while let Some(row) = rows.try_next().await.map_err(|e| self.map_err(e))? {
-            let day: i64 = row.get(0);
-            if split.dirty.binary_search(&day).is_ok() {
-                continue;
-            }
-            let platform: Platform = row
-                .get::<&str, _>(1)
+        let days = (split.first_day, split.last_day + DAY_S);
+        self.each_clean_block(kind, query, days, &split.dirty, |day, platform, data| {
+            let platform: Platform = platform
                 .parse()
                 .map_err(|e| StoreError::Corrupt(format!("{e}")))?;
-            let data: &[u8] = row.get(2);
             match kind {
-                STARTED => each_started(data, day, platform, &mut f)?,
-                _ => each_resolved(data, day, platform, &mut f)?,
+                STARTED => each_started(data, day, platform, &mut f),
+                _ => each_resolved(data, day, platform, &mut f),
             }
-        }
-        Ok(())
+        })
+        .await
     }
 
     /// How a window splits for blocks that only serve whole days: the whole UTC days inside
@@ -644,36 +661,6 @@ impl Store {
         Ok(split)
     }
 
-    /// Calls `f` with (day, data) of each clean block of `kind` among the split's whole days
-    /// that passes the brand and platform filters.
-    async fn each_whole_day_block(
-        &self,
-        kind: i64,
-        query: &ReportQuery,
-        split: &WholeDays,
-        mut f: impl FnMut(i64, &[u8]) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
-        if split.first >= split.end {
-            return Ok(());
-        }
-        let mut q: QueryBuilder<Sqlite> =
-            QueryBuilder::new("SELECT day, data FROM kpi_blocks WHERE kind = ");
-        q.push_bind(kind)
-            .push(" AND day >= ")
-            .push_bind(split.first)
-            .push(" AND day < ")
-            .push_bind(split.end);
-        super::reports::push_filters_on(&mut q, query, "");
-        let mut rows = q.build().fetch(&self.pool);
-        while let Some(row) = rows.try_next().await.map_err(|e| self.map_err(e))? {
-            let day: i64 = row.get(0);
-            if split.dirty.binary_search(&day).is_err() {
-                f(day, row.get(1))?;
-            }
-        }
-        Ok(())
-    }
-
     /// The best `PRAISE_PER_BLOCK` inbound praise messages of the window, best first: whole
     /// clean UTC days from their praise blocks, the rest from the praise index.
     pub(crate) async fn ranked_praise(
@@ -682,7 +669,8 @@ impl Store {
     ) -> Result<Vec<PraiseRank>, StoreError> {
         let split = self.whole_days(query).await?;
         let mut ranked = Vec::new();
-        self.each_whole_day_block(PRAISE, query, &split, |day, data| {
+        let days = (split.first, split.end);
+        self.each_clean_block(PRAISE, query, days, &split.dirty, |day, _, data| {
             each_praise(data, day, |r| ranked.push(r))
         })
         .await?;
@@ -706,7 +694,8 @@ impl Store {
     ) -> Result<Turnarounds, StoreError> {
         let split = self.whole_days(query).await?;
         let mut all = Turnarounds::default();
-        self.each_whole_day_block(TURNAROUNDS, query, &split, |_, data| {
+        let days = (split.first, split.end);
+        self.each_clean_block(TURNAROUNDS, query, days, &split.dirty, |_, _, data| {
             all.merge(read_turnarounds(data)?);
             Ok(())
         })
