@@ -20,31 +20,8 @@ use crate::kpi::window::{local_midnight, Window};
 use crate::model::{ReportData, UnixSeconds};
 
 /// Median as KPI.md defines it: the middle value, or the mean of the two middle values.
-/// `sorted` must be in ascending order.
-pub fn median(sorted: &[i64]) -> Option<f64> {
-    let n = sorted.len();
-    if n == 0 {
-        return None;
-    }
-    if n % 2 == 1 {
-        Some(sorted[n / 2] as f64)
-    } else {
-        Some((sorted[n / 2 - 1] as f64 + sorted[n / 2] as f64) / 2.0)
-    }
-}
-
-/// Nearest-rank percentile: rank ceil(p n) in ascending order.
-pub fn nearest_rank(sorted: &[i64], p: f64) -> Option<i64> {
-    let n = sorted.len();
-    if n == 0 {
-        return None;
-    }
-    let rank = ((p * n as f64).ceil() as usize).clamp(1, n);
-    Some(sorted[rank - 1])
-}
-
-/// `median` of values in any order (they are reordered): linear time, no sort.
-pub fn median_of(values: &mut [i64]) -> Option<f64> {
+/// `values` may be in any order and are reordered (a selection in linear time, not a sort).
+pub fn median(values: &mut [i64]) -> Option<f64> {
     let n = values.len();
     if n == 0 {
         return None;
@@ -57,8 +34,9 @@ pub fn median_of(values: &mut [i64]) -> Option<f64> {
     Some((lower as f64 + upper as f64) / 2.0)
 }
 
-/// `nearest_rank` of values in any order (they are reordered): linear time, no sort.
-pub fn nearest_rank_of(values: &mut [i64], p: f64) -> Option<i64> {
+/// Nearest-rank percentile: the value at rank ceil(p n) in ascending order. `values` may be
+/// in any order and are reordered (a selection in linear time, not a sort).
+pub fn nearest_rank(values: &mut [i64], p: f64) -> Option<i64> {
     let n = values.len();
     if n == 0 {
         return None;
@@ -168,15 +146,8 @@ pub fn compute_window(inputs: &WindowInputs, now: UnixSeconds, rules: &KpiRules)
         .map(|d| local_midnight(rules.timezone, d).timestamp());
     let local_day = |t: UnixSeconds| -> Option<NaiveDate> {
         let i = midnights.partition_point(|&(m, _)| m <= t);
-        if i == 0 || next_midnight.is_some_and(|n| t >= n) {
-            // Outside the window's days: the zone decides (no series point either way).
-            return rules
-                .timezone
-                .timestamp_opt(t, 0)
-                .single()
-                .map(|d| d.date_naive());
-        }
-        Some(midnights[i - 1].1)
+        // Outside the window's days there is no series point.
+        (i > 0 && !next_midnight.is_some_and(|n| t >= n)).then(|| midnights[i - 1].1)
     };
     for &(bucket, n) in &inputs.inbound_buckets {
         let t = bucket - bucket.rem_euclid(BUCKET_S);
@@ -387,9 +358,18 @@ pub fn render_text(r: &Report, title: &str) -> String {
 mod tests {
     use super::*;
 
-    /// The selections give what the sorted definitions give, with ties, odd and even sizes.
+    /// The selections give what the definitions give on sorted values, with ties, odd and
+    /// even sizes.
     #[test]
     fn selections_equal_the_sorted_definitions() {
+        let sorted_median = |s: &[i64]| match s.len() {
+            0 => None,
+            n if n % 2 == 1 => Some(s[n / 2] as f64),
+            n => Some((s[n / 2 - 1] as f64 + s[n / 2] as f64) / 2.0),
+        };
+        let sorted_rank = |s: &[i64], p: f64| {
+            (!s.is_empty()).then(|| s[((p * s.len() as f64).ceil() as usize).clamp(1, s.len()) - 1])
+        };
         let mut seed = 7u64;
         for n in 0..60usize {
             let values: Vec<i64> = (0..n)
@@ -401,36 +381,40 @@ mod tests {
             let mut sorted = values.clone();
             sorted.sort_unstable();
             assert_eq!(
-                median_of(&mut values.clone()),
-                median(&sorted),
+                median(&mut values.clone()),
+                sorted_median(&sorted),
                 "{values:?}"
             );
             for p in [0.0, 0.1, 0.5, 0.9, 0.95, 1.0] {
                 assert_eq!(
-                    nearest_rank_of(&mut values.clone(), p),
-                    nearest_rank(&sorted, p),
+                    nearest_rank(&mut values.clone(), p),
+                    sorted_rank(&sorted, p),
                     "{p} {values:?}"
                 );
             }
         }
     }
+
     use crate::kpi::window::{resolve, WindowSpec};
     use crate::model::{Category, ConversationFacts, Direction, MessageAggregate, Platform};
 
     #[test]
     fn median_and_p90_follow_kpi_md() {
-        assert_eq!(median(&[]), None);
-        assert_eq!(median(&[5]), Some(5.0));
-        assert_eq!(median(&[1, 2, 3, 10]), Some(2.5));
-        assert_eq!(median(&[4, 4, 4, 9]), Some(4.0));
-        assert_eq!(nearest_rank(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 0.9), Some(9));
+        assert_eq!(median(&mut []), None);
+        assert_eq!(median(&mut [5]), Some(5.0));
+        assert_eq!(median(&mut [1, 2, 3, 10]), Some(2.5));
+        assert_eq!(median(&mut [4, 4, 4, 9]), Some(4.0));
         assert_eq!(
-            nearest_rank(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 0.9),
+            nearest_rank(&mut [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 0.9),
+            Some(9)
+        );
+        assert_eq!(
+            nearest_rank(&mut [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 0.9),
             Some(10)
         );
-        assert_eq!(nearest_rank(&[7], 0.9), Some(7));
-        assert_eq!(nearest_rank(&[3, 3, 3], 0.9), Some(3));
-        assert_eq!(nearest_rank(&[], 0.9), None);
+        assert_eq!(nearest_rank(&mut [7], 0.9), Some(7));
+        assert_eq!(nearest_rank(&mut [3, 3, 3], 0.9), Some(3));
+        assert_eq!(nearest_rank(&mut [], 0.9), None);
         assert_eq!(mean(&[]), None);
     }
 

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::kpi::report::{mean, median_of};
+use crate::kpi::report::{mean, median};
 use crate::model::{ConversationFacts, ResolutionKind, UnixSeconds};
 
 /// When and how a conversation is resolved, as seen at `now`.
@@ -207,7 +207,7 @@ pub fn resolution_from(s: &ResolvedStats, cost_per_contact: &BTreeMap<String, f6
     };
     let mut times = s.times.clone();
     r.resolution_mean_s = mean(&times);
-    r.resolution_median_s = median_of(&mut times);
+    r.resolution_median_s = median(&mut times);
     if s.handled > 0 {
         r.handling_mean_s = Some(s.handling_total_s as f64 / s.handled as f64);
     }

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::kpi::business_hours::BusinessCalendar;
-use crate::kpi::report::{mean, median_of, nearest_rank_of};
+use crate::kpi::report::{mean, median, nearest_rank};
 use crate::model::{ConversationFacts, UnixSeconds};
 
 const H: i64 = 3600;
@@ -188,13 +188,13 @@ pub fn responsiveness_from(
     }
     let mut waits = stats.reply_waits.clone();
     r.frt_mean_s = mean(&frts);
-    r.frt_median_s = median_of(&mut frts);
-    r.frt_p90_s = nearest_rank_of(&mut frts, 0.9);
+    r.frt_median_s = median(&mut frts);
+    r.frt_p90_s = nearest_rank(&mut frts, 0.9);
     r.frt_business_mean_s = mean(&business);
-    r.frt_business_median_s = median_of(&mut business);
-    r.frt_business_p90_s = nearest_rank_of(&mut business, 0.9);
+    r.frt_business_median_s = median(&mut business);
+    r.frt_business_p90_s = nearest_rank(&mut business, 0.9);
     r.reply_time_mean_s = mean(&waits);
-    r.reply_time_median_s = median_of(&mut waits);
+    r.reply_time_median_s = median(&mut waits);
     r
 }
 
