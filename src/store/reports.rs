@@ -767,6 +767,17 @@ impl Store {
         Ok(out)
     }
 
+    /// The one text of a `SELECT group_concat(...)` query, empty when no row matched.
+    async fn concatenated(&self, mut q: QueryBuilder<'_, Sqlite>) -> Result<String, StoreError> {
+        let all: Option<String> = q
+            .build()
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| self.map_err(e))?
+            .get(0);
+        Ok(all.unwrap_or_default())
+    }
+
     /// The window's turnarounds counted and the quickest ranked, on the covering index.
     pub(crate) async fn scan_turnarounds(
         &self,
@@ -815,19 +826,9 @@ impl Store {
             .push(" AND created_at < ")
             .push_bind(query.end);
         push_filters(&mut q, query);
-        let all: Option<String> = q
-            .build()
-            .fetch_one(&self.pool)
-            .await
-            .map_err(|e| self.map_err(e))?
-            .get(0);
+        let all = self.concatenated(q).await?;
         let mut out = Vec::new();
-        for part in all
-            .as_deref()
-            .unwrap_or("")
-            .split(',')
-            .filter(|p| !p.is_empty())
-        {
+        for part in all.split(',').filter(|p| !p.is_empty()) {
             let mut f = part.split(':');
             let mut next = || f.next().unwrap_or("");
             let (id, compound, engagement, created_at) = (next(), next(), next(), next());
@@ -921,19 +922,9 @@ impl Store {
             .push(" AND first_inbound_at < ")
             .push_bind(query.end);
         push_filters(&mut q, query);
-        let all: Option<String> = q
-            .build()
-            .fetch_one(&self.pool)
-            .await
-            .map_err(|e| self.map_err(e))?
-            .get(0);
+        let all = self.concatenated(q).await?;
         let mut out = Vec::new();
-        for part in all
-            .as_deref()
-            .unwrap_or("")
-            .split(',')
-            .filter(|p| !p.is_empty())
-        {
+        for part in all.split(',').filter(|p| !p.is_empty()) {
             let mut f = part.split(':');
             let (Some(platform), Some(first), Some(response)) = (f.next(), f.next(), f.next())
             else {

@@ -550,12 +550,9 @@ pub(crate) mod tests {
         }
     }
 
-    async fn check_against_scan(store: &Store) {
-        let mut nonempty = 0;
-        for q in queries() {
-            assert!(serves(&q));
-            let mut rolled = store.rollup_aggregates(&q).await.expect("rollup");
-            let mut scanned = store.scan_message_aggregates(&q).await.expect("scan");
+    /// Aggregates in (platform, direction, category) order, for comparing two reads.
+    fn sort_aggregates(v: &mut [MessageAggregate]) {
+        v.sort_by(|a, b| {
             let key = |m: &MessageAggregate| {
                 (
                     m.platform.as_str(),
@@ -563,8 +560,18 @@ pub(crate) mod tests {
                     m.category.map(|c| c.as_str()),
                 )
             };
-            rolled.sort_by(|a, b| key(a).cmp(&key(b)));
-            scanned.sort_by(|a, b| key(a).cmp(&key(b)));
+            key(a).cmp(&key(b))
+        });
+    }
+
+    async fn check_against_scan(store: &Store) {
+        let mut nonempty = 0;
+        for q in queries() {
+            assert!(serves(&q));
+            let mut rolled = store.rollup_aggregates(&q).await.expect("rollup");
+            let mut scanned = store.scan_message_aggregates(&q).await.expect("scan");
+            sort_aggregates(&mut rolled);
+            sort_aggregates(&mut scanned);
             assert_same(&rolled, &scanned);
             nonempty += usize::from(!rolled.is_empty());
             assert_eq!(
@@ -603,14 +610,7 @@ pub(crate) mod tests {
             };
             assert!(!serves(&q));
             let mut scanned = store.scan_message_aggregates(&q).await.expect("scan");
-            let key = |m: &MessageAggregate| {
-                (
-                    m.platform.as_str(),
-                    m.direction.as_str(),
-                    m.category.map(|c| c.as_str()),
-                )
-            };
-            scanned.sort_by(|a, b| key(a).cmp(&key(b)));
+            sort_aggregates(&mut scanned);
             let got = store.message_aggregates(&q).await.expect("aggregates");
             assert_same(&got, &scanned);
             assert_eq!(
@@ -644,15 +644,8 @@ pub(crate) mod tests {
         store.rebuild_rollups().await.expect("rebuild");
         let mut after = store.rollup_aggregates(q).await.expect("after");
         let mut before = before;
-        let key = |m: &MessageAggregate| {
-            (
-                m.platform.as_str(),
-                m.direction.as_str(),
-                m.category.map(|c| c.as_str()),
-            )
-        };
-        before.sort_by(|a, b| key(a).cmp(&key(b)));
-        after.sort_by(|a, b| key(a).cmp(&key(b)));
+        sort_aggregates(&mut before);
+        sort_aggregates(&mut after);
         assert_same(&before, &after);
         assert_eq!(tags, store.rollup_tag_counts(q).await.expect("tags"));
         assert_eq!(before.iter().map(|m| m.count).sum::<i64>(), 900);
