@@ -157,10 +157,6 @@ pub struct SpikeParams {
     /// How far (in score units) the tail bar rises per episode that clears it.
     #[serde(default = "default_tail_step")]
     pub tail_step: f64,
-    /// Highest the tail bar may rise (score units; 0 = no cap): a surge scoring this much is
-    /// always news, however bursty the brand.
-    #[serde(default)]
-    pub tail_max: f64,
     /// Lowest the tail bar goes, as a fraction of `z_threshold`: only episodes scoring at
     /// least this much count towards the brand's tail.
     #[serde(default)]
@@ -207,7 +203,6 @@ impl SpikeParams {
             surge_days: default_surge_days(),
             tail_per_day: 0.25,
             tail_step: 0.5,
-            tail_max: 0.0,
             tail_from: 0.8,
         };
         match preset {
@@ -550,9 +545,6 @@ impl SpikeDetector {
             self.tail_exceeding = exceeding;
             self.tail_bar -= p.tail_step * p.tail_per_day * self.bucket_s as f64 / 86_400.0;
             self.tail_bar = self.tail_bar.max(floor);
-            if p.tail_max > 0.0 {
-                self.tail_bar = self.tail_bar.min(p.tail_max);
-            }
         }
         SpikeScore {
             at,
