@@ -551,3 +551,148 @@ async fn sql_aggregates_equal_the_pure_engine_over_full_rows() {
         "the scenario must exercise non-empty windows ({checked})"
     );
 }
+
+/// Reports of the past read the conversations whose mark or thanks comes after `now` one by one
+/// (the blocks key them by their settled instant). Each combination resolves as the pure engine
+/// says: a thanks after `now` leaves an earlier mark, a mark after `now` leaves an earlier
+/// thanks or the silence before it, and nothing else.
+#[tokio::test]
+async fn resolutions_seen_before_a_later_mark_or_thanks_equal_the_pure_engine() {
+    use carepulse::kpi::resolution::{resolved_in, ResolvedStats};
+    use carepulse::model::ReportQuery;
+    use Category::*;
+    use Direction::*;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(&dir.path().join("p.db")).await.expect("open");
+    let t = DAY + 8 * H;
+    let auto = 24 * H;
+    let rules = IngestRules::default();
+    // Each customer: a complaint at t, our reply at t+1h, and for some a thanks later.
+    let mut batch = Vec::new();
+    for (customer, thanks_at) in [
+        ("ann", Some(t + 3 * H)),
+        ("ben", Some(t + 3 * H)),
+        ("cat", Some(t + 90 * 60)),
+        ("dan", None),
+    ] {
+        let c = |s: &str| format!("{customer}-{s}");
+        batch.push(msg(
+            &c("in"),
+            Platform::X,
+            "Acme",
+            customer,
+            Inbound,
+            t,
+            None,
+            Complaint,
+            -0.5,
+            &[],
+        ));
+        batch.push(msg(
+            &c("out"),
+            Platform::X,
+            "Acme",
+            "AcmeHelp",
+            Outbound,
+            t + H,
+            Some(&c("in")),
+            Other,
+            0.0,
+            &[],
+        ));
+        if let Some(at) = thanks_at {
+            batch.push(msg(
+                &c("ty"),
+                Platform::X,
+                "Acme",
+                customer,
+                Inbound,
+                at,
+                Some(&c("out")),
+                Praise,
+                0.8,
+                &[],
+            ));
+        }
+    }
+    store
+        .ingest(batch, None, &rules, t + 100 * H)
+        .await
+        .expect("ingest");
+    let everything = ReportQuery {
+        start: DAY - 86400,
+        end: DAY + 5 * 86400,
+        ..ReportQuery::default()
+    };
+    let conversations = store
+        .report_data(&everything)
+        .await
+        .expect("data")
+        .conversations;
+    let id_of = |name: &str| {
+        conversations
+            .iter()
+            .find(|c| c.customer == name)
+            .map(|c| c.id)
+            .expect("conversation")
+    };
+    // ann: marked before her thanks; cat and dan: marked long after.
+    for (name, mark) in [("ann", t + 2 * H), ("cat", t + 40 * H), ("dan", t + 40 * H)] {
+        assert!(store
+            .mark_resolved(id_of(name), mark, &rules)
+            .await
+            .expect("mark"));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for phase in 0..2 {
+        if phase == 1 {
+            store.refresh_kpi_blocks().await.expect("refresh");
+        }
+        for now in [t + 150 * 60, t + 20 * H, t + 26 * H, t + 50 * H] {
+            for (start, end) in [
+                (DAY, DAY + 86400),
+                (DAY, DAY + 3 * 86400),
+                (t + 2 * H, t + 3 * H),
+            ] {
+                let q = ReportQuery {
+                    start,
+                    end,
+                    ..ReportQuery::default()
+                };
+                let candidates = store
+                    .resolved_candidates(&q, now, auto)
+                    .await
+                    .expect("candidates");
+                let resolved = resolved_in(&candidates, start, end, now, auto);
+                let mut want = ResolvedStats::from_resolved(&resolved);
+                let mut got = store.resolved_stats(&q, now, auto).await.expect("stats");
+                for r in [&mut want, &mut got] {
+                    r.times.sort_unstable();
+                    r.by_us_at.sort_unstable();
+                }
+                assert_eq!(got, want, "phase {phase} now {now} window {start}..{end}");
+                seen.extend(
+                    resolved
+                        .iter()
+                        .map(|(_, at, kind)| (*at - t, format!("{kind:?}"))),
+                );
+            }
+        }
+    }
+    // Every rule above resolved something at least once: the thanks before a later mark (cat,
+    // 1.5 h), silence before a later mark (dan, auto at our reply, 1 h), the thanks once `now`
+    // passed it (ann and ben, 3 h) and the late marks themselves (40 h).
+    let kinds: Vec<(i64, String)> = seen.into_iter().collect();
+    for want in [
+        (90 * 60, "Thanks"),
+        (H, "Auto"),
+        (3 * H, "Thanks"),
+        (40 * H, "Marked"),
+    ] {
+        assert!(
+            kinds.iter().any(|(at, k)| *at == want.0 && k == want.1),
+            "{want:?} not among {kinds:?}"
+        );
+    }
+}

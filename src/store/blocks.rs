@@ -805,14 +805,25 @@ impl Store {
                     .await?,
             );
         }
+        // Of those, only the ones `resolved_at` can resolve at `now`: a thanks after `now`
+        // leaves only an earlier mark (auto-resolution needs silence, and the thanks is a later
+        // message); a mark after `now` leaves the thanks or silence before it. Both terms walk
+        // the marks index (`+` keeps the thanks index out): marks are rare, thanks are not, so
+        // a report far in the past does not read every later thanks.
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
-            "SELECT {} FROM conversations WHERE (thanks_resolved_at > ",
+            "SELECT {} FROM conversations WHERE ((+thanks_resolved_at > ",
             super::reports::CONVERSATION_COLUMNS
         ));
         q.push_bind(now)
-            .push(" OR marked_resolved_at > ")
+            .push(" AND marked_resolved_at <= ")
             .push_bind(now)
-            .push(")");
+            .push(") OR (marked_resolved_at > ")
+            .push_bind(now)
+            .push(" AND (thanks_resolved_at <= ")
+            .push_bind(now)
+            .push(" OR last_message_at <= ")
+            .push_bind(now.saturating_sub(auto_resolve_after_s))
+            .push(")))");
         super::reports::push_filters_on(&mut q, query, "");
         let mut rows = q.build().fetch(&self.pool);
         while let Some(row) = rows.try_next().await.map_err(|e| self.map_err(e))? {
