@@ -190,7 +190,7 @@ impl SpikeParams {
             level_memory_s: 12.0 * 3600.0,
             factor_memory_days: 7.0,
             dispersion_memory_s: 7.0 * 86_400.0,
-            poisson_z: 4.0,
+            poisson_z: 3.7,
             pseudo_count: 2.0,
             min_spread: 0.12,
             var_clip: 4.0,
