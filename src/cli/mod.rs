@@ -367,6 +367,9 @@ pub async fn import(
         };
         let t = Instant::now();
         let o = import.ingest(batch).await?;
+        // The batch's strings were freed on the store's worker thread: give their pages back,
+        // so memory stays flat however long the file is.
+        crate::app::memory::release_free_memory();
         storing += t.elapsed();
         summary.imported += o.inserted;
         summary.duplicates += o.duplicates;

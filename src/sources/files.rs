@@ -42,18 +42,18 @@ pub const TWCS_HEADER: [&str; 7] = [
 
 const TWCS_DATE: &str = "%a %b %d %H:%M:%S %z %Y";
 
-/// What the first pass over a twcs file learns: the brands (authors of outbound rows), which
-/// brand answered which tweet, and each tweet's parent, so a customer tweet that names no
-/// brand still belongs to the brand that answers it or its thread. Memory is a few bytes per
-/// reply link (ids are numbers), independent of the text.
+/// What the first pass over a twcs file learns: the brands (authors of outbound rows) and, for
+/// every tweet of a thread a brand wrote in, that brand, so a customer tweet that names no brand
+/// still belongs to the brand that answers it or its thread. Memory is 12 bytes per such tweet
+/// (a sorted id and a brand index), independent of the text; the pass itself holds a union-find
+/// over the reply links and drops it before the import starts.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TwcsBrands {
     names: Vec<String>,
     index: HashMap<String, u32>,
-    /// Union-find over reply links: tweet id → a tweet of the same thread.
-    links: HashMap<u64, u64>,
-    /// Thread root → the first brand that wrote in the thread.
-    thread_brand: HashMap<u64, u32>,
+    /// Tweet ids in ascending order; `thread_brand[i]` is the brand of `thread_ids[i]`'s thread.
+    thread_ids: Vec<u64>,
+    thread_brand: Vec<u32>,
 }
 
 impl TwcsBrands {
@@ -68,6 +68,22 @@ impl TwcsBrands {
             .map(|&i| self.names[i as usize].as_str())
     }
 
+    /// The brand that writes in the thread of tweet `id`.
+    fn by_thread(&self, id: &str) -> Option<&str> {
+        let id: u64 = id.parse().ok()?;
+        let i = self.thread_ids.binary_search(&id).ok()?;
+        let b = *self.thread_brand.get(i)?;
+        self.names.get(b as usize).map(String::as_str)
+    }
+}
+
+/// Union-find over reply links: tweet id → a tweet of the same thread (roots are not keys).
+#[derive(Default)]
+struct Threads {
+    links: HashMap<u64, u64>,
+}
+
+impl Threads {
     fn root(&self, mut id: u64) -> u64 {
         while let Some(&next) = self.links.get(&id) {
             if next == id {
@@ -90,12 +106,11 @@ impl TwcsBrands {
         root
     }
 
-    /// The brand that writes in the thread of tweet `id`.
-    fn by_thread(&self, id: &str) -> Option<&str> {
-        let root = self.root(id.parse().ok()?);
-        self.thread_brand
-            .get(&root)
-            .map(|&b| self.names[b as usize].as_str())
+    fn join(&mut self, a: u64, b: u64) {
+        let (a, b) = (self.root_mut(a), self.root_mut(b));
+        if a != b {
+            self.links.insert(a, b);
+        }
     }
 }
 
@@ -103,6 +118,7 @@ impl TwcsBrands {
 pub fn twcs_brands(reader: impl Read) -> Result<TwcsBrands, csv::Error> {
     let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
     let mut brands = TwcsBrands::default();
+    let mut threads = Threads::default();
     let mut record = csv::StringRecord::new();
     let mut brand_tweets: Vec<(u64, u32)> = Vec::new();
     while rdr.read_record(&mut record)? {
@@ -116,10 +132,7 @@ pub fn twcs_brands(reader: impl Read) -> Result<TwcsBrands, csv::Error> {
             .and_then(parse_id)
             .and_then(|i| i.parse::<u64>().ok());
         if let (Some(id), Some(parent)) = (id, parent) {
-            let (a, b) = (brands.root_mut(id), brands.root_mut(parent));
-            if a != b {
-                brands.links.insert(a, b);
-            }
+            threads.join(id, parent);
         }
         if parse_bool(inbound) == Some(false) {
             let key = author.trim().to_lowercase();
@@ -133,10 +146,25 @@ pub fn twcs_brands(reader: impl Read) -> Result<TwcsBrands, csv::Error> {
             }
         }
     }
+    // The first brand (in file order) that writes in each thread, keyed by the thread's root.
+    let mut root_brand: HashMap<u64, u32> = HashMap::new();
     for (id, b) in brand_tweets {
-        let root = brands.root_mut(id);
-        brands.thread_brand.entry(root).or_insert(b);
+        let root = threads.root_mut(id);
+        root_brand.entry(root).or_insert(b);
     }
+    // Every linked tweet and every root, with its thread's brand, sorted for binary search.
+    let mut pairs: Vec<(u64, u32)> = threads
+        .links
+        .keys()
+        .filter_map(|&id| root_brand.get(&threads.root(id)).map(|&b| (id, b)))
+        .chain(root_brand.iter().map(|(&root, &b)| (root, b)))
+        .collect();
+    drop(threads);
+    drop(root_brand);
+    pairs.sort_unstable_by_key(|&(id, _)| id);
+    pairs.dedup_by_key(|&mut (id, _)| id);
+    brands.thread_ids = pairs.iter().map(|&(id, _)| id).collect();
+    brands.thread_brand = pairs.iter().map(|&(_, b)| b).collect();
     Ok(brands)
 }
 
@@ -378,6 +406,40 @@ mod tests {
             brands.names(),
             ["sprintcare".to_string()].into_iter().collect()
         );
+    }
+
+    /// A customer tweet that names no brand belongs to the brand that writes in its thread,
+    /// however deep the thread and whichever row comes first; the first brand in file order
+    /// wins a thread two brands write in; a thread no brand writes in has none.
+    #[test]
+    fn tweets_naming_no_brand_take_their_threads_brand() {
+        let csv =
+            "tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id
+14,cust9,True,Tue Oct 31 22:30:00 +0000 2017,still nothing,,13
+10,cust1,True,Tue Oct 31 22:00:00 +0000 2017,my bill is wrong,,
+11,AcmeCare,False,Tue Oct 31 22:05:00 +0000 2017,@cust1 sorry! DM us,,10
+12,cust1,True,Tue Oct 31 22:10:00 +0000 2017,sent,,11
+13,OtherCo,False,Tue Oct 31 22:20:00 +0000 2017,@cust1 we can help too,,12
+20,cust2,True,Tue Oct 31 23:00:00 +0000 2017,talking to myself,,
+21,cust2,True,Tue Oct 31 23:01:00 +0000 2017,still me,,20
+";
+        let brands = twcs_brands(csv.as_bytes()).expect("brands");
+        for (id, want) in [
+            ("10", Some("AcmeCare")),
+            ("12", Some("AcmeCare")),
+            ("14", Some("AcmeCare")),
+            ("13", Some("AcmeCare")),
+            ("20", None),
+            ("21", None),
+            ("99", None),
+            ("x", None),
+        ] {
+            assert_eq!(brands.by_thread(id), want, "tweet {id}");
+        }
+        let rows = parse_all(csv);
+        let brand_of = |i: usize| rows[i].as_ref().expect("row ok").brand.clone();
+        assert_eq!(brand_of(0), "AcmeCare");
+        assert_eq!(brand_of(3), "AcmeCare");
     }
 
     #[test]
