@@ -553,6 +553,66 @@ fn has_caps_word(clean: &str) -> bool {
     len > 2 && upper
 }
 
+/// Byte cues of the raw text, found in one pass: `@` count, and whether it has a `/` or a
+/// `.` (the URL searches run only then).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct RawCues {
+    mentions: usize,
+    slash: bool,
+    dot: bool,
+}
+
+impl RawCues {
+    fn of(raw: &str) -> Self {
+        let mut c = RawCues::default();
+        for &b in raw.as_bytes() {
+            match b {
+                b'@' => c.mentions += 1,
+                b'/' => c.slash = true,
+                b'.' => c.dot = true,
+                _ => {}
+            }
+        }
+        c
+    }
+}
+
+/// Cues of the clean text, found in one pass: whether it has a `?`, how many `!`, and
+/// `has_caps_word` (computed in the same pass for ASCII text). `?` and `!` are ASCII, so
+/// counting bytes counts characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct CleanCues {
+    qmark: bool,
+    bangs: usize,
+    caps: bool,
+}
+
+impl CleanCues {
+    fn of(clean: &str) -> Self {
+        let mut c = CleanCues::default();
+        let (mut len, mut upper, mut ascii) = (0usize, true, true);
+        for &b in clean.as_bytes() {
+            c.qmark |= b == b'?';
+            c.bangs += usize::from(b == b'!');
+            ascii &= b < 0x80;
+            // The whitespace of `split_whitespace` in ASCII: \t, \n, \x0B, \x0C, \r, space.
+            if matches!(b, b'\t'..=b'\r' | b' ') {
+                c.caps |= len > 2 && upper;
+                (len, upper) = (0, true);
+            } else {
+                len += 1;
+                upper &= b.is_ascii_uppercase();
+            }
+        }
+        c.caps = if ascii {
+            c.caps || (len > 2 && upper)
+        } else {
+            has_caps_word(clean)
+        };
+        c
+    }
+}
+
 /// Builds the feature vector of one message. `raw` is the text as received (for counts of
 /// @handles and links), `clean` the stripped text, `s` its sentiment.
 pub fn extract(
@@ -674,20 +734,21 @@ pub fn extract_into(
     }
 
     // Dense features.
-    let raw_mentions = raw.matches('@').count().min(3) as f32 / 3.0;
-    // A one-byte search first: most texts have no '/' or '.', and the substring searches
-    // cost more to set up.
-    let has_url = (raw.contains('/') && (raw.contains("http://") || raw.contains("https://")))
-        || (raw.contains('.') && raw.contains("www."));
-    let caps = has_caps_word(clean);
+    let rc = RawCues::of(raw);
+    let raw_mentions = rc.mentions.min(3) as f32 / 3.0;
+    // The substring searches run only for texts with a '/' or a '.'.
+    let has_url = (rc.slash && (raw.contains("http://") || raw.contains("https://")))
+        || (rc.dot && raw.contains("www."));
+    let cc = CleanCues::of(clean);
+    let caps = cc.caps;
     let dense: [(u32, f32); 20] = [
         (1, s.compound as f32),
         (2, s.pos as f32),
         (3, s.neg as f32),
         (4, f32::from(u8::from(s.compound <= -0.05))),
         (5, f32::from(u8::from(s.compound >= 0.05))),
-        (6, f32::from(u8::from(clean.contains('?')))),
-        (7, clean.matches('!').count().min(3) as f32 / 3.0),
+        (6, f32::from(u8::from(cc.qmark))),
+        (7, cc.bangs.min(3) as f32 / 3.0),
         (8, f32::from(u8::from(negation))),
         (9, complaint_cues.min(3) as f32 / 3.0),
         (10, question_words.min(3) as f32 / 3.0),
@@ -877,6 +938,52 @@ mod tests {
             }
             let neg = f & F_NEGATION != 0 || w.ends_with("n't");
             assert_eq!(neg, is_negation(w), "{w:?}");
+        }
+    }
+
+    /// The one-pass cues equal the searches they replace, on the corpora and edge cases.
+    #[test]
+    fn one_pass_cues_equal_the_searches() {
+        let mut texts: Vec<String> = [
+            "",
+            "ABC",
+            "AB",
+            "x ABC!",
+            "ÉTÉ ABC?",
+            "ok\u{a0}NOW",
+            "@a @b/c.d",
+            "?!?!!",
+            "A\tBCD\r",
+            "é",
+            "WHY?",
+            "WHY ?",
+            "ÀBC",
+        ]
+        .map(String::from)
+        .to_vec();
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/data/vader/tweets_GroundTruth.txt"
+        );
+        match std::fs::read(path) {
+            Ok(b) => texts.extend(String::from_utf8_lossy(&b).lines().map(String::from)),
+            Err(_) => eprintln!("skipping {path}: absent"),
+        }
+        for t in &texts {
+            let r = RawCues::of(t);
+            assert_eq!(r.mentions, t.matches('@').count(), "{t:?}");
+            assert_eq!(
+                (r.slash, r.dot),
+                (t.contains('/'), t.contains('.')),
+                "{t:?}"
+            );
+            let c = CleanCues::of(t);
+            let want = CleanCues {
+                qmark: t.contains('?'),
+                bangs: t.matches('!').count(),
+                caps: has_caps_word(t),
+            };
+            assert_eq!(c, want, "{t:?}");
         }
     }
 }

@@ -174,15 +174,25 @@ pub fn strip_markup(text: &str) -> String {
     strip_markup_cow(text).into_owned()
 }
 
+/// Whether `text` may hold markup: a `<`, `&` or `@`, a `://`, or `www.` / `WWW.`. One
+/// pass over the bytes decides for most texts; the substring searches run only when the
+/// text has a `:` or a `.`.
+fn has_markup(text: &str) -> bool {
+    let (mut colon, mut dot) = (false, false);
+    for &b in text.as_bytes() {
+        match b {
+            b'<' | b'&' | b'@' => return true,
+            b':' => colon = true,
+            b'.' => dot = true,
+            _ => {}
+        }
+    }
+    (colon && text.contains("://")) || (dot && (text.contains("www.") || text.contains("WWW.")))
+}
+
 /// `strip_markup`, borrowing `text` when it holds no markup (the common case).
 pub fn strip_markup_cow(text: &str) -> Cow<'_, str> {
-    // One-byte searches before the substring searches, which cost more to set up.
-    let has_markup = text.contains('<')
-        || text.contains('&')
-        || text.contains('@')
-        || (text.contains(':') && text.contains("://"))
-        || (text.contains('.') && (text.contains("www.") || text.contains("WWW.")));
-    if !has_markup {
+    if !has_markup(text) {
         return Cow::Borrowed(text);
     }
     Cow::Owned(strip_markup_owned(text))
@@ -486,6 +496,49 @@ mod tests {
             }
             assert_eq!(remove_urls(&t), url.replace_all(&t, ""), "{t:?}");
             assert_eq!(remove_handles(&t), handle.replace_all(&t, "$1"), "{t:?}");
+        }
+    }
+
+    /// The one-pass markup check equals the searches it replaces.
+    #[test]
+    fn has_markup_equals_the_searches() {
+        let slow = |text: &str| {
+            text.contains('<')
+                || text.contains('&')
+                || text.contains('@')
+                || (text.contains(':') && text.contains("://"))
+                || (text.contains('.') && (text.contains("www.") || text.contains("WWW.")))
+        };
+        let mut texts: Vec<String> = [
+            "",
+            "plain",
+            "a < b",
+            "x & y",
+            "@acme",
+            "time: 10:30",
+            "http://x",
+            "see https://t.co/a",
+            "end.",
+            "www.x.com",
+            "WWW.X.COM",
+            "Www.x",
+            "wwW.",
+            ":/ /",
+            "é@",
+            "☃://",
+        ]
+        .map(String::from)
+        .to_vec();
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/data/vader/tweets_GroundTruth.txt"
+        );
+        match std::fs::read(path) {
+            Ok(b) => texts.extend(String::from_utf8_lossy(&b).lines().map(String::from)),
+            Err(_) => eprintln!("skipping {path}: absent"),
+        }
+        for t in &texts {
+            assert_eq!(has_markup(t), slow(t), "{t:?}");
         }
     }
 }
