@@ -553,8 +553,9 @@ fn has_caps_word(clean: &str) -> bool {
     len > 2 && upper
 }
 
-/// Byte cues of the raw text, found in one pass: `@` count, and whether it has a `/` or a
-/// `.` (the URL searches run only then).
+/// Byte cues of the raw text, counted in one branch-free pass (which the compiler turns
+/// into vector code): `@` count, and whether it has a `/` or a `.` (the URL searches run
+/// only then).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 struct RawCues {
     mentions: usize,
@@ -564,22 +565,22 @@ struct RawCues {
 
 impl RawCues {
     fn of(raw: &str) -> Self {
-        let mut c = RawCues::default();
+        let (mut at, mut slash, mut dot) = (0u32, 0u32, 0u32);
         for &b in raw.as_bytes() {
-            match b {
-                b'@' => c.mentions += 1,
-                b'/' => c.slash = true,
-                b'.' => c.dot = true,
-                _ => {}
-            }
+            at += u32::from(b == b'@');
+            slash += u32::from(b == b'/');
+            dot += u32::from(b == b'.');
         }
-        c
+        RawCues {
+            mentions: at as usize,
+            slash: slash > 0,
+            dot: dot > 0,
+        }
     }
 }
 
-/// Cues of the clean text, found in one pass: whether it has a `?`, how many `!`, and
-/// `has_caps_word` (computed in the same pass for ASCII text). `?` and `!` are ASCII, so
-/// counting bytes counts characters.
+/// Cues of the clean text: whether it has a `?`, how many `!` (counted in one branch-free
+/// pass; both are ASCII, so counting bytes counts characters), and `has_caps_word`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 struct CleanCues {
     qmark: bool,
@@ -589,27 +590,16 @@ struct CleanCues {
 
 impl CleanCues {
     fn of(clean: &str) -> Self {
-        let mut c = CleanCues::default();
-        let (mut len, mut upper, mut ascii) = (0usize, true, true);
+        let (mut q, mut bang) = (0u32, 0u32);
         for &b in clean.as_bytes() {
-            c.qmark |= b == b'?';
-            c.bangs += usize::from(b == b'!');
-            ascii &= b < 0x80;
-            // The whitespace of `split_whitespace` in ASCII: \t, \n, \x0B, \x0C, \r, space.
-            if matches!(b, b'\t'..=b'\r' | b' ') {
-                c.caps |= len > 2 && upper;
-                (len, upper) = (0, true);
-            } else {
-                len += 1;
-                upper &= b.is_ascii_uppercase();
-            }
+            q += u32::from(b == b'?');
+            bang += u32::from(b == b'!');
         }
-        c.caps = if ascii {
-            c.caps || (len > 2 && upper)
-        } else {
-            has_caps_word(clean)
-        };
-        c
+        CleanCues {
+            qmark: q > 0,
+            bangs: bang as usize,
+            caps: has_caps_word(clean),
+        }
     }
 }
 

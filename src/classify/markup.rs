@@ -174,20 +174,18 @@ pub fn strip_markup(text: &str) -> String {
     strip_markup_cow(text).into_owned()
 }
 
-/// Whether `text` may hold markup: a `<`, `&` or `@`, a `://`, or `www.` / `WWW.`. One
-/// pass over the bytes decides for most texts; the substring searches run only when the
-/// text has a `:` or a `.`.
+/// Whether `text` may hold markup: a `<`, `&` or `@`, a `://`, or `www.` / `WWW.`.
 fn has_markup(text: &str) -> bool {
-    let (mut colon, mut dot) = (false, false);
+    // Branch-free counts (vector code), then the substring searches only when needed.
+    let (mut marks, mut colon, mut dot) = (0u32, 0u32, 0u32);
     for &b in text.as_bytes() {
-        match b {
-            b'<' | b'&' | b'@' => return true,
-            b':' => colon = true,
-            b'.' => dot = true,
-            _ => {}
-        }
+        marks += u32::from(b == b'<') + u32::from(b == b'&') + u32::from(b == b'@');
+        colon += u32::from(b == b':');
+        dot += u32::from(b == b'.');
     }
-    (colon && text.contains("://")) || (dot && (text.contains("www.") || text.contains("WWW.")))
+    marks > 0
+        || (colon > 0 && text.contains("://"))
+        || (dot > 0 && (text.contains("www.") || text.contains("WWW.")))
 }
 
 /// `strip_markup`, borrowing `text` when it holds no markup (the common case).
@@ -233,6 +231,9 @@ fn strip_markup_owned(text: &str) -> String {
 /// Runs of non-whitespace are copied whole; a run of whitespace becomes one line break if it
 /// holds one, else one space, and is dropped at either end.
 fn tidy_whitespace(s: &str) -> String {
+    if s.is_ascii() {
+        return tidy_whitespace_ascii(s);
+    }
     let mut out = String::with_capacity(s.len());
     let mut rest = s.trim_start();
     while !rest.is_empty() {
@@ -244,6 +245,34 @@ fn tidy_whitespace(s: &str) -> String {
             let gap = &after[..after.len() - rest.len()];
             out.push(if gap.contains('\n') { '\n' } else { ' ' });
         }
+    }
+    out
+}
+
+/// `tidy_whitespace` for ASCII text, byte by byte (the ASCII whitespace of
+/// `char::is_whitespace` is \t, \n, \x0B, \x0C, \r and space).
+fn tidy_whitespace_ascii(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    // The gap pending before the next word: none, a space or a line break.
+    let mut gap: Option<char> = None;
+    let mut word_start: Option<usize> = None;
+    for (i, &b) in s.as_bytes().iter().enumerate() {
+        if matches!(b, b'\t'..=b'\r' | b' ') {
+            if let Some(a) = word_start.take() {
+                out.push_str(&s[a..i]);
+            }
+            if !out.is_empty() && gap != Some('\n') {
+                gap = Some(if b == b'\n' { '\n' } else { ' ' });
+            }
+        } else if word_start.is_none() {
+            if let Some(g) = gap.take() {
+                out.push(g);
+            }
+            word_start = Some(i);
+        }
+    }
+    if let Some(a) = word_start {
+        out.push_str(&s[a..]);
     }
     out
 }
@@ -353,6 +382,8 @@ mod tests {
             "\n\na\r\nb \u{a0}c\u{3000}\u{85}d\u{1c}e",
             "é  ü\t\t😡 \n ",
             "a\u{2028}b",
+            "a\x0b\x0cb\r c \n",
+            " \n a",
         ]
         .map(String::from)
         .to_vec();

@@ -246,21 +246,19 @@ fn write_line(out: &mut Vec<u8>, c: &Classification, text: Option<&str>) -> serd
     Ok(())
 }
 
-/// Powers of ten of the short decimals `write_json_f64` writes itself.
-const POW10: [f64; 5] = [1.0, 10.0, 100.0, 1_000.0, 10_000.0];
-
 /// Writes `x` as serde_json does. The scores are rounded to at most four decimals, and the
-/// double nearest to `k / 10^d` prints as that decimal (no shorter decimal is within half
-/// an ulp of it), so such values are written from the integer `k` directly; any other value
-/// goes to the serialiser.
+/// double nearest to `k / 10^4` prints as that decimal without trailing zeros (no shorter
+/// decimal is within half an ulp of it), so such values are written from the integer `k`
+/// directly; any other value goes to the serialiser.
 fn write_json_f64(out: &mut Vec<u8>, x: f64) -> serde_json::Result<()> {
-    if x.is_finite() && x.abs() < 1e6 {
-        for (d, &p) in POW10.iter().enumerate() {
-            let k = (x * p).round();
-            if k / p == x {
-                write_decimal(out, x.is_sign_negative(), k.abs() as u64, d);
-                return Ok(());
-            }
+    let a = x.abs();
+    if a < 1e6 {
+        // Rounds `a * 10^4` (a truncating conversion, no rounding call); the check below
+        // rejects any value this does not give back exactly.
+        let k = (a * 10_000.0 + 0.5) as u64;
+        if k as f64 / 10_000.0 == a {
+            write_decimal(out, x.is_sign_negative(), k, 4);
+            return Ok(());
         }
     }
     serde_json::to_writer(&mut *out, &x)
