@@ -187,7 +187,7 @@ impl Tokens {
     /// `tokenize`, into this buffer.
     pub fn split(&mut self, lower: &str) {
         if lower.is_ascii() {
-            self.split_ascii(lower.as_bytes());
+            self.split_ascii(lower);
         } else {
             self.split_chars(lower);
         }
@@ -196,11 +196,26 @@ impl Tokens {
     /// `split_chars` for ASCII text, byte by byte: the same tokens without decoding UTF-8 or
     /// asking the Unicode tables (for ASCII, alphanumeric is ASCII alphanumeric, and the
     /// only symbol tokens are `?` and `!`).
-    fn split_ascii(&mut self, lower: &[u8]) {
+    fn split_ascii(&mut self, text: &str) {
+        let lower = text.as_bytes();
         self.buf.clear();
         self.spans.clear();
         let mut start = 0usize;
-        for &b in lower {
+        let mut i = 0usize;
+        while i < lower.len() {
+            let b = lower[i];
+            // A run of letters is copied whole: each would be pushed as it is.
+            if b.is_ascii_alphabetic() {
+                let run = lower[i..]
+                    .iter()
+                    .position(|c| !c.is_ascii_alphabetic())
+                    .unwrap_or(lower.len() - i);
+                // `text` is ASCII: every byte offset is a character boundary.
+                self.buf.push_str(text.get(i..i + run).unwrap_or_default());
+                i += run;
+                continue;
+            }
+            i += 1;
             let b = if b == b'`' { b'\'' } else { b };
             let in_word = self.buf.len() > start;
             if b.is_ascii_alphanumeric() || (b == b'\'' && in_word) {
@@ -553,8 +568,7 @@ fn has_caps_word(clean: &str) -> bool {
     len > 2 && upper
 }
 
-/// Byte cues of the raw text, counted in one branch-free pass (which the compiler turns
-/// into vector code): `@` count, and whether it has a `/` or a `.` (the URL searches run
+/// Byte cues of the raw text, counted word by word (`bytescan`): `@` count, and whether it has a `/` or a `.` (the URL searches run
 /// only then).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 struct RawCues {
@@ -565,22 +579,18 @@ struct RawCues {
 
 impl RawCues {
     fn of(raw: &str) -> Self {
-        let (mut at, mut slash, mut dot) = (0u32, 0u32, 0u32);
-        for &b in raw.as_bytes() {
-            at += u32::from(b == b'@');
-            slash += u32::from(b == b'/');
-            dot += u32::from(b == b'.');
-        }
+        let [at, slash, dot] = super::bytescan::count_bytes(raw.as_bytes(), [b'@', b'/', b'.']);
         RawCues {
-            mentions: at as usize,
+            mentions: at,
             slash: slash > 0,
             dot: dot > 0,
         }
     }
 }
 
-/// Cues of the clean text: whether it has a `?`, how many `!` (counted in one branch-free
-/// pass; both are ASCII, so counting bytes counts characters), and `has_caps_word`.
+/// Cues of the clean text: whether it has a `?`, how many `!` (counted word by word; both
+/// are ASCII, so counting bytes counts characters), and `has_caps_word`
+/// (scanned for only when three ASCII capitals stand in a row).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 struct CleanCues {
     qmark: bool,
@@ -590,15 +600,14 @@ struct CleanCues {
 
 impl CleanCues {
     fn of(clean: &str) -> Self {
-        let (mut q, mut bang) = (0u32, 0u32);
-        for &b in clean.as_bytes() {
-            q += u32::from(b == b'?');
-            bang += u32::from(b == b'!');
-        }
+        let b = clean.as_bytes();
+        let [q, bang] = super::bytescan::count_bytes(b, [b'?', b'!']);
         CleanCues {
             qmark: q > 0,
-            bangs: bang as usize,
-            caps: has_caps_word(clean),
+            bangs: bang,
+            // A word of three or more ASCII capitals holds three capitals in a row: texts
+            // without (most) skip the word scan.
+            caps: super::bytescan::has_three_capitals(b) && has_caps_word(clean),
         }
     }
 }
@@ -805,7 +814,7 @@ mod tests {
         assert!(texts.len() > 8);
         let (mut a, mut b) = (Tokens::default(), Tokens::default());
         for t in &texts {
-            a.split_ascii(t.as_bytes());
+            a.split_ascii(t);
             b.split_chars(t);
             assert!(a.iter().eq(b.iter()), "{t:?}");
         }

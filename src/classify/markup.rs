@@ -176,14 +176,9 @@ pub fn strip_markup(text: &str) -> String {
 
 /// Whether `text` may hold markup: a `<`, `&` or `@`, a `://`, or `www.` / `WWW.`.
 fn has_markup(text: &str) -> bool {
-    // Branch-free counts (vector code), then the substring searches only when needed.
-    let (mut marks, mut colon, mut dot) = (0u32, 0u32, 0u32);
-    for &b in text.as_bytes() {
-        marks += u32::from(b == b'<') + u32::from(b == b'&') + u32::from(b == b'@');
-        colon += u32::from(b == b':');
-        dot += u32::from(b == b'.');
-    }
-    marks > 0
+    let [lt, amp, at, colon, dot] =
+        super::bytescan::count_bytes(text.as_bytes(), [b'<', b'&', b'@', b':', b'.']);
+    lt + amp + at > 0
         || (colon > 0 && text.contains("://"))
         || (dot > 0 && (text.contains("www.") || text.contains("WWW.")))
 }
@@ -193,11 +188,12 @@ pub fn strip_markup_cow(text: &str) -> Cow<'_, str> {
     if !has_markup(text) {
         return Cow::Borrowed(text);
     }
-    Cow::Owned(strip_markup_owned(text))
+    strip_markup_owned(text)
 }
 
-fn strip_markup_owned(text: &str) -> String {
-    let mut s: String = if text.contains('<') {
+/// The stripped text; `text` itself, borrowed, when no step changes it.
+fn strip_markup_owned(text: &str) -> Cow<'_, str> {
+    let mut s: Cow<'_, str> = if text.contains('<') {
         TAG.replace_all(text, |c: &regex::Captures<'_>| {
             let name = c.get(1).map_or("", |m| m.as_str());
             if is_block_tag(name) {
@@ -206,23 +202,22 @@ fn strip_markup_owned(text: &str) -> String {
                 ""
             }
         })
-        .into_owned()
     } else {
-        text.to_string()
+        Cow::Borrowed(text)
     };
     if s.contains('&') {
-        s = decode_entities(&s);
+        s = Cow::Owned(decode_entities(&s));
     }
     if s.contains("://") || s.contains("www.") || s.contains("WWW.") {
-        s = remove_urls(&s);
+        s = Cow::Owned(remove_urls(&s));
     }
     if s.contains('@') {
-        s = remove_handles(&s);
+        s = Cow::Owned(remove_handles(&s));
     }
     if s.len() != text.len() || s != text {
-        tidy_whitespace(&s)
+        Cow::Owned(tidy_whitespace(&s))
     } else {
-        s
+        Cow::Borrowed(text)
     }
 }
 

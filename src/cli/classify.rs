@@ -257,63 +257,53 @@ fn write_json_f64(out: &mut Vec<u8>, x: f64) -> serde_json::Result<()> {
         // rejects any value this does not give back exactly.
         let k = (a * 10_000.0 + 0.5) as u64;
         if k as f64 / 10_000.0 == a {
-            write_decimal(out, x.is_sign_negative(), k, 4);
+            write_decimal(out, x.is_sign_negative(), k);
             return Ok(());
         }
     }
     serde_json::to_writer(&mut *out, &x)
 }
 
-/// Writes `k / 10^d` (`d <= 4`) with at least one fraction digit and no trailing zeros.
-fn write_decimal(out: &mut Vec<u8>, negative: bool, k: u64, d: usize) {
+/// Writes `k / 10^4` with at least one fraction digit and no trailing zeros, built in a
+/// stack buffer and appended at once.
+fn write_decimal(out: &mut Vec<u8>, negative: bool, k: u64) {
+    let mut buf = [0u8; 32];
+    let mut n = 0;
     if negative {
-        out.push(b'-');
+        buf[0] = b'-';
+        n = 1;
     }
-    let scale = 10u64.pow(d as u32);
-    let (int, mut frac) = (k / scale, k % scale);
-    let mut buf = itoa_buf(int);
-    out.extend_from_slice(buf.digits());
-    out.push(b'.');
-    if frac == 0 {
-        out.push(b'0');
-        return;
-    }
-    let mut width = d;
-    while frac % 10 == 0 {
-        frac /= 10;
-        width -= 1;
-    }
-    buf = itoa_buf(frac);
-    let digits = buf.digits();
-    out.extend(std::iter::repeat_n(b'0', width - digits.len()));
-    out.extend_from_slice(digits);
-}
-
-/// Decimal digits of a `u64`, right-aligned in a fixed buffer.
-struct Digits {
-    buf: [u8; 20],
-    start: usize,
-}
-
-impl Digits {
-    fn digits(&self) -> &[u8] {
-        &self.buf[self.start..]
-    }
-}
-
-fn itoa_buf(mut n: u64) -> Digits {
-    let mut d = Digits {
-        buf: [0; 20],
-        start: 20,
-    };
+    let (int, frac) = (k / 10_000, k % 10_000);
+    // The integer part: `k < 10^10`, so at most 6 digits.
+    let mut digits = [0u8; 20];
+    let mut d = digits.len();
+    let mut i = int;
     loop {
-        d.start -= 1;
-        d.buf[d.start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return d;
+        d -= 1;
+        digits[d] = b'0' + (i % 10) as u8;
+        i /= 10;
+        if i == 0 {
+            break;
         }
     }
+    let int_digits = &digits[d..];
+    buf[n..n + int_digits.len()].copy_from_slice(int_digits);
+    n += int_digits.len();
+    buf[n] = b'.';
+    n += 1;
+    let f = [
+        (frac / 1000) as u8,
+        (frac / 100 % 10) as u8,
+        (frac / 10 % 10) as u8,
+        (frac % 10) as u8,
+    ];
+    // Four fraction digits less the trailing zeros, but at least one.
+    let keep = f.iter().rposition(|&x| x != 0).map_or(1, |p| p + 1);
+    for &x in &f[..keep] {
+        buf[n] = b'0' + x;
+        n += 1;
+    }
+    out.extend_from_slice(&buf[..n]);
 }
 
 /// Writes `s` as a JSON string as serde_json does: copied as is unless it holds a byte that
