@@ -38,6 +38,13 @@ fn upper_bytes(v: u64) -> u64 {
     ge_a & !ge_z & !v & HIGH
 }
 
+/// The number of high bits set in `m` (a mask of byte flags): a multiply sums the flags
+/// into the top byte, cheaper than a population count on the baseline x86-64 target.
+#[inline]
+fn byte_flags_sum(m: u64) -> usize {
+    ((m >> 7).wrapping_mul(ONES) >> 56) as usize
+}
+
 /// How many bytes of `b` equal each of `cs` (zero bytes cannot be counted: the padding of
 /// the last word is zero).
 pub fn count_bytes<const N: usize>(b: &[u8], cs: [u8; N]) -> [usize; N] {
@@ -46,7 +53,7 @@ pub fn count_bytes<const N: usize>(b: &[u8], cs: [u8; N]) -> [usize; N] {
     for chunk in b.chunks(8) {
         let v = word(chunk);
         for (n, &c) in counts.iter_mut().zip(&cs) {
-            *n += eq_bytes(v, c).count_ones() as usize;
+            *n += byte_flags_sum(eq_bytes(v, c));
         }
     }
     counts

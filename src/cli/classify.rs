@@ -264,33 +264,18 @@ fn write_json_f64(out: &mut Vec<u8>, x: f64) -> serde_json::Result<()> {
     serde_json::to_writer(&mut *out, &x)
 }
 
-/// Writes `k / 10^4` with at least one fraction digit and no trailing zeros, built in a
-/// stack buffer and appended at once.
+/// Writes `k / 10^4` with at least one fraction digit and no trailing zeros.
 fn write_decimal(out: &mut Vec<u8>, negative: bool, k: u64) {
-    let mut buf = [0u8; 32];
-    let mut n = 0;
     if negative {
-        buf[0] = b'-';
-        n = 1;
+        out.push(b'-');
     }
     let (int, frac) = (k / 10_000, k % 10_000);
-    // The integer part: `k < 10^10`, so at most 6 digits.
-    let mut digits = [0u8; 20];
-    let mut d = digits.len();
-    let mut i = int;
-    loop {
-        d -= 1;
-        digits[d] = b'0' + (i % 10) as u8;
-        i /= 10;
-        if i == 0 {
-            break;
-        }
+    if int < 10 {
+        out.push(b'0' + int as u8);
+    } else {
+        out.extend_from_slice(int.to_string().as_bytes());
     }
-    let int_digits = &digits[d..];
-    buf[n..n + int_digits.len()].copy_from_slice(int_digits);
-    n += int_digits.len();
-    buf[n] = b'.';
-    n += 1;
+    out.push(b'.');
     let f = [
         (frac / 1000) as u8,
         (frac / 100 % 10) as u8,
@@ -300,10 +285,8 @@ fn write_decimal(out: &mut Vec<u8>, negative: bool, k: u64) {
     // Four fraction digits less the trailing zeros, but at least one.
     let keep = f.iter().rposition(|&x| x != 0).map_or(1, |p| p + 1);
     for &x in &f[..keep] {
-        buf[n] = b'0' + x;
-        n += 1;
+        out.push(b'0' + x);
     }
-    out.extend_from_slice(&buf[..n]);
 }
 
 /// Writes `s` as a JSON string as serde_json does: copied as is unless it holds a byte that
