@@ -187,7 +187,7 @@ impl Tokens {
     /// `tokenize`, into this buffer.
     pub fn split(&mut self, lower: &str) {
         if lower.is_ascii() {
-            self.split_ascii(lower);
+            self.split_ascii(lower.as_bytes());
         } else {
             self.split_chars(lower);
         }
@@ -196,26 +196,11 @@ impl Tokens {
     /// `split_chars` for ASCII text, byte by byte: the same tokens without decoding UTF-8 or
     /// asking the Unicode tables (for ASCII, alphanumeric is ASCII alphanumeric, and the
     /// only symbol tokens are `?` and `!`).
-    fn split_ascii(&mut self, text: &str) {
-        let lower = text.as_bytes();
+    fn split_ascii(&mut self, lower: &[u8]) {
         self.buf.clear();
         self.spans.clear();
         let mut start = 0usize;
-        let mut i = 0usize;
-        while i < lower.len() {
-            let b = lower[i];
-            // A run of letters is copied whole: each would be pushed as it is.
-            if b.is_ascii_alphabetic() {
-                let run = lower[i..]
-                    .iter()
-                    .position(|c| !c.is_ascii_alphabetic())
-                    .unwrap_or(lower.len() - i);
-                // `text` is ASCII: every byte offset is a character boundary.
-                self.buf.push_str(text.get(i..i + run).unwrap_or_default());
-                i += run;
-                continue;
-            }
-            i += 1;
+        for &b in lower {
             let b = if b == b'`' { b'\'' } else { b };
             let in_word = self.buf.len() > start;
             if b.is_ascii_alphanumeric() || (b == b'\'' && in_word) {
@@ -814,7 +799,7 @@ mod tests {
         assert!(texts.len() > 8);
         let (mut a, mut b) = (Tokens::default(), Tokens::default());
         for t in &texts {
-            a.split_ascii(t);
+            a.split_ascii(t.as_bytes());
             b.split_chars(t);
             assert!(a.iter().eq(b.iter()), "{t:?}");
         }
