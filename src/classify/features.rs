@@ -553,6 +553,50 @@ fn has_caps_word(clean: &str) -> bool {
     len > 2 && upper
 }
 
+/// Byte cues of the raw text, counted word by word (`bytescan`): `@` count, and whether it has a `/` or a `.` (the URL searches run
+/// only then).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct RawCues {
+    mentions: usize,
+    slash: bool,
+    dot: bool,
+}
+
+impl RawCues {
+    fn of(raw: &str) -> Self {
+        let [at, slash, dot] = super::bytescan::count_bytes(raw.as_bytes(), [b'@', b'/', b'.']);
+        RawCues {
+            mentions: at,
+            slash: slash > 0,
+            dot: dot > 0,
+        }
+    }
+}
+
+/// Cues of the clean text: whether it has a `?`, how many `!` (counted word by word; both
+/// are ASCII, so counting bytes counts characters), and `has_caps_word`
+/// (scanned for only when three ASCII capitals stand in a row).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct CleanCues {
+    qmark: bool,
+    bangs: usize,
+    caps: bool,
+}
+
+impl CleanCues {
+    fn of(clean: &str) -> Self {
+        let b = clean.as_bytes();
+        let [q, bang] = super::bytescan::count_bytes(b, [b'?', b'!']);
+        CleanCues {
+            qmark: q > 0,
+            bangs: bang,
+            // A word of three or more ASCII capitals holds three capitals in a row: texts
+            // without (most) skip the word scan.
+            caps: super::bytescan::has_three_capitals(b) && has_caps_word(clean),
+        }
+    }
+}
+
 /// Builds the feature vector of one message. `raw` is the text as received (for counts of
 /// @handles and links), `clean` the stripped text, `s` its sentiment.
 pub fn extract(
@@ -674,20 +718,21 @@ pub fn extract_into(
     }
 
     // Dense features.
-    let raw_mentions = raw.matches('@').count().min(3) as f32 / 3.0;
-    // A one-byte search first: most texts have no '/' or '.', and the substring searches
-    // cost more to set up.
-    let has_url = (raw.contains('/') && (raw.contains("http://") || raw.contains("https://")))
-        || (raw.contains('.') && raw.contains("www."));
-    let caps = has_caps_word(clean);
+    let rc = RawCues::of(raw);
+    let raw_mentions = rc.mentions.min(3) as f32 / 3.0;
+    // The substring searches run only for texts with a '/' or a '.'.
+    let has_url = (rc.slash && (raw.contains("http://") || raw.contains("https://")))
+        || (rc.dot && raw.contains("www."));
+    let cc = CleanCues::of(clean);
+    let caps = cc.caps;
     let dense: [(u32, f32); 20] = [
         (1, s.compound as f32),
         (2, s.pos as f32),
         (3, s.neg as f32),
         (4, f32::from(u8::from(s.compound <= -0.05))),
         (5, f32::from(u8::from(s.compound >= 0.05))),
-        (6, f32::from(u8::from(clean.contains('?')))),
-        (7, clean.matches('!').count().min(3) as f32 / 3.0),
+        (6, f32::from(u8::from(cc.qmark))),
+        (7, cc.bangs.min(3) as f32 / 3.0),
         (8, f32::from(u8::from(negation))),
         (9, complaint_cues.min(3) as f32 / 3.0),
         (10, question_words.min(3) as f32 / 3.0),
@@ -877,6 +922,52 @@ mod tests {
             }
             let neg = f & F_NEGATION != 0 || w.ends_with("n't");
             assert_eq!(neg, is_negation(w), "{w:?}");
+        }
+    }
+
+    /// The one-pass cues equal the searches they replace, on the corpora and edge cases.
+    #[test]
+    fn one_pass_cues_equal_the_searches() {
+        let mut texts: Vec<String> = [
+            "",
+            "ABC",
+            "AB",
+            "x ABC!",
+            "ÉTÉ ABC?",
+            "ok\u{a0}NOW",
+            "@a @b/c.d",
+            "?!?!!",
+            "A\tBCD\r",
+            "é",
+            "WHY?",
+            "WHY ?",
+            "ÀBC",
+        ]
+        .map(String::from)
+        .to_vec();
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/data/vader/tweets_GroundTruth.txt"
+        );
+        match std::fs::read(path) {
+            Ok(b) => texts.extend(String::from_utf8_lossy(&b).lines().map(String::from)),
+            Err(_) => eprintln!("skipping {path}: absent"),
+        }
+        for t in &texts {
+            let r = RawCues::of(t);
+            assert_eq!(r.mentions, t.matches('@').count(), "{t:?}");
+            assert_eq!(
+                (r.slash, r.dot),
+                (t.contains('/'), t.contains('.')),
+                "{t:?}"
+            );
+            let c = CleanCues::of(t);
+            let want = CleanCues {
+                qmark: t.contains('?'),
+                bangs: t.matches('!').count(),
+                caps: has_caps_word(t),
+            };
+            assert_eq!(c, want, "{t:?}");
         }
     }
 }

@@ -174,22 +174,26 @@ pub fn strip_markup(text: &str) -> String {
     strip_markup_cow(text).into_owned()
 }
 
-/// `strip_markup`, borrowing `text` when it holds no markup (the common case).
-pub fn strip_markup_cow(text: &str) -> Cow<'_, str> {
-    // One-byte searches before the substring searches, which cost more to set up.
-    let has_markup = text.contains('<')
-        || text.contains('&')
-        || text.contains('@')
-        || (text.contains(':') && text.contains("://"))
-        || (text.contains('.') && (text.contains("www.") || text.contains("WWW.")));
-    if !has_markup {
-        return Cow::Borrowed(text);
-    }
-    Cow::Owned(strip_markup_owned(text))
+/// Whether `text` may hold markup: a `<`, `&` or `@`, a `://`, or `www.` / `WWW.`.
+fn has_markup(text: &str) -> bool {
+    let [lt, amp, at, colon, dot] =
+        super::bytescan::count_bytes(text.as_bytes(), [b'<', b'&', b'@', b':', b'.']);
+    lt + amp + at > 0
+        || (colon > 0 && text.contains("://"))
+        || (dot > 0 && (text.contains("www.") || text.contains("WWW.")))
 }
 
-fn strip_markup_owned(text: &str) -> String {
-    let mut s: String = if text.contains('<') {
+/// `strip_markup`, borrowing `text` when it holds no markup (the common case).
+pub fn strip_markup_cow(text: &str) -> Cow<'_, str> {
+    if !has_markup(text) {
+        return Cow::Borrowed(text);
+    }
+    strip_markup_owned(text)
+}
+
+/// The stripped text; `text` itself, borrowed, when no step changes it.
+fn strip_markup_owned(text: &str) -> Cow<'_, str> {
+    let mut s: Cow<'_, str> = if text.contains('<') {
         TAG.replace_all(text, |c: &regex::Captures<'_>| {
             let name = c.get(1).map_or("", |m| m.as_str());
             if is_block_tag(name) {
@@ -198,23 +202,22 @@ fn strip_markup_owned(text: &str) -> String {
                 ""
             }
         })
-        .into_owned()
     } else {
-        text.to_string()
+        Cow::Borrowed(text)
     };
     if s.contains('&') {
-        s = decode_entities(&s);
+        s = Cow::Owned(decode_entities(&s));
     }
     if s.contains("://") || s.contains("www.") || s.contains("WWW.") {
-        s = remove_urls(&s);
+        s = Cow::Owned(remove_urls(&s));
     }
     if s.contains('@') {
-        s = remove_handles(&s);
+        s = Cow::Owned(remove_handles(&s));
     }
     if s.len() != text.len() || s != text {
-        tidy_whitespace(&s)
+        Cow::Owned(tidy_whitespace(&s))
     } else {
-        s
+        Cow::Borrowed(text)
     }
 }
 
@@ -223,6 +226,9 @@ fn strip_markup_owned(text: &str) -> String {
 /// Runs of non-whitespace are copied whole; a run of whitespace becomes one line break if it
 /// holds one, else one space, and is dropped at either end.
 fn tidy_whitespace(s: &str) -> String {
+    if s.is_ascii() {
+        return tidy_whitespace_ascii(s);
+    }
     let mut out = String::with_capacity(s.len());
     let mut rest = s.trim_start();
     while !rest.is_empty() {
@@ -234,6 +240,34 @@ fn tidy_whitespace(s: &str) -> String {
             let gap = &after[..after.len() - rest.len()];
             out.push(if gap.contains('\n') { '\n' } else { ' ' });
         }
+    }
+    out
+}
+
+/// `tidy_whitespace` for ASCII text, byte by byte (the ASCII whitespace of
+/// `char::is_whitespace` is \t, \n, \x0B, \x0C, \r and space).
+fn tidy_whitespace_ascii(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    // The gap pending before the next word: none, a space or a line break.
+    let mut gap: Option<char> = None;
+    let mut word_start: Option<usize> = None;
+    for (i, &b) in s.as_bytes().iter().enumerate() {
+        if matches!(b, b'\t'..=b'\r' | b' ') {
+            if let Some(a) = word_start.take() {
+                out.push_str(&s[a..i]);
+            }
+            if !out.is_empty() && gap != Some('\n') {
+                gap = Some(if b == b'\n' { '\n' } else { ' ' });
+            }
+        } else if word_start.is_none() {
+            if let Some(g) = gap.take() {
+                out.push(g);
+            }
+            word_start = Some(i);
+        }
+    }
+    if let Some(a) = word_start {
+        out.push_str(&s[a..]);
     }
     out
 }
@@ -343,6 +377,8 @@ mod tests {
             "\n\na\r\nb \u{a0}c\u{3000}\u{85}d\u{1c}e",
             "é  ü\t\t😡 \n ",
             "a\u{2028}b",
+            "a\x0b\x0cb\r c \n",
+            " \n a",
         ]
         .map(String::from)
         .to_vec();
@@ -486,6 +522,49 @@ mod tests {
             }
             assert_eq!(remove_urls(&t), url.replace_all(&t, ""), "{t:?}");
             assert_eq!(remove_handles(&t), handle.replace_all(&t, "$1"), "{t:?}");
+        }
+    }
+
+    /// The one-pass markup check equals the searches it replaces.
+    #[test]
+    fn has_markup_equals_the_searches() {
+        let slow = |text: &str| {
+            text.contains('<')
+                || text.contains('&')
+                || text.contains('@')
+                || (text.contains(':') && text.contains("://"))
+                || (text.contains('.') && (text.contains("www.") || text.contains("WWW.")))
+        };
+        let mut texts: Vec<String> = [
+            "",
+            "plain",
+            "a < b",
+            "x & y",
+            "@acme",
+            "time: 10:30",
+            "http://x",
+            "see https://t.co/a",
+            "end.",
+            "www.x.com",
+            "WWW.X.COM",
+            "Www.x",
+            "wwW.",
+            ":/ /",
+            "é@",
+            "☃://",
+        ]
+        .map(String::from)
+        .to_vec();
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/data/vader/tweets_GroundTruth.txt"
+        );
+        match std::fs::read(path) {
+            Ok(b) => texts.extend(String::from_utf8_lossy(&b).lines().map(String::from)),
+            Err(_) => eprintln!("skipping {path}: absent"),
+        }
+        for t in &texts {
+            assert_eq!(has_markup(t), slow(t), "{t:?}");
         }
     }
 }

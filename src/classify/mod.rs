@@ -4,6 +4,7 @@
 //! `complaint_model.bin`), the category decision (complaint / inquiry / praise / other, with
 //! a confidence) and product/topic keyword rules. Pure: no I/O; `Classifier` is `Send + Sync`.
 
+pub mod bytescan;
 pub mod category;
 pub mod features;
 pub mod linear;

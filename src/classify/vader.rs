@@ -325,6 +325,22 @@ fn py_strip(s: &str) -> &str {
     s.trim_matches(is_py_space)
 }
 
+/// `s.trim_matches(|c: char| c.is_ascii_punctuation())`, on bytes: ASCII punctuation is
+/// one byte, and the first and last bytes of a multi-byte character are not ASCII, so the
+/// trimmed ends are the same.
+fn trim_ascii_punctuation(s: &str) -> &str {
+    let b = s.as_bytes();
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_punctuation())
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !c.is_ascii_punctuation())
+        .map_or(start, |e| e + 1);
+    s.get(start..end).unwrap_or("")
+}
+
 /// Non-ASCII code points that Python treats as uncased (`lower()` is the identity,
 /// `isupper()`/`islower()` false) in every Unicode version: punctuation, symbols, emoji.
 fn is_uncased_non_ascii(c: char) -> bool {
@@ -561,7 +577,7 @@ impl FastVader {
             }
             let raw = &text[start..i];
             // `_strip_punc_if_word`.
-            let stripped = raw.trim_matches(|c: char| c.is_ascii_punctuation());
+            let stripped = trim_ascii_punctuation(raw);
             let short = if stripped.is_ascii() {
                 stripped.len() <= 2
             } else {
@@ -1351,5 +1367,34 @@ mod tests {
             "long texts with 'but' go to the reference"
         );
         assert!(v.is_fast_path(&long));
+    }
+
+    /// The byte trim equals `trim_matches` on ASCII punctuation.
+    #[test]
+    fn byte_trim_equals_trim_matches() {
+        for t in [
+            "",
+            "!",
+            "!!!",
+            "a",
+            "!a!",
+            "...hello,",
+            "'don't'",
+            "é!",
+            "!é",
+            "(😡)",
+            "\"“x”\"",
+            "-_-",
+            ":)",
+            "a.b",
+            "«a»",
+            "!\u{a0}!",
+        ] {
+            assert_eq!(
+                trim_ascii_punctuation(t),
+                t.trim_matches(|c: char| c.is_ascii_punctuation()),
+                "{t:?}"
+            );
+        }
     }
 }

@@ -215,34 +215,102 @@ fn classify_line(args: &ClassifyArgs, classifier: &Classifier, bytes: &[u8], out
 }
 
 /// Appends the JSON object of `Line` for `c` (and `text`) to `out`: the keys, commas and
-/// brackets that serialising `Line` writes, with each number and string written by the same
-/// serialiser, so the bytes are those of `serde_json::to_writer(out, &Line { .. })` without
-/// walking the struct.
+/// brackets that serialising `Line` writes, with each number and string written as the same
+/// serialiser writes it (`write_json_f64`, `write_json_str`), so the bytes are those of
+/// `serde_json::to_writer(out, &Line { .. })` without walking the struct.
 fn write_line(out: &mut Vec<u8>, c: &Classification, text: Option<&str>) -> serde_json::Result<()> {
     let s = &c.sentiment;
     out.extend_from_slice(b"{\"compound\":");
-    serde_json::to_writer(&mut *out, &s.compound)?;
+    write_json_f64(out, s.compound)?;
     out.extend_from_slice(b",\"pos\":");
-    serde_json::to_writer(&mut *out, &s.pos)?;
+    write_json_f64(out, s.pos)?;
     out.extend_from_slice(b",\"neu\":");
-    serde_json::to_writer(&mut *out, &s.neu)?;
+    write_json_f64(out, s.neu)?;
     out.extend_from_slice(b",\"neg\":");
-    serde_json::to_writer(&mut *out, &s.neg)?;
+    write_json_f64(out, s.neg)?;
     out.extend_from_slice(b",\"category\":");
-    serde_json::to_writer(&mut *out, c.category.as_str())?;
+    write_json_str(out, c.category.as_str())?;
     out.extend_from_slice(b",\"confidence\":");
-    serde_json::to_writer(&mut *out, &round4(c.confidence))?;
+    write_json_f64(out, round4(c.confidence))?;
     out.extend_from_slice(b",\"complaint_score\":");
-    serde_json::to_writer(&mut *out, &round4(c.complaint_score))?;
+    write_json_f64(out, round4(c.complaint_score))?;
     out.extend_from_slice(b",\"products\":");
-    serde_json::to_writer(&mut *out, &c.products)?;
+    write_json_list(out, &c.products)?;
     out.extend_from_slice(b",\"topics\":");
-    serde_json::to_writer(&mut *out, &c.topics)?;
+    write_json_list(out, &c.topics)?;
     if let Some(t) = text {
         out.extend_from_slice(b",\"text\":");
-        serde_json::to_writer(&mut *out, t)?;
+        write_json_str(out, t)?;
     }
     out.push(b'}');
+    Ok(())
+}
+
+/// Writes `x` as serde_json does. The scores are rounded to at most four decimals, and the
+/// double nearest to `k / 10^4` prints as that decimal without trailing zeros (no shorter
+/// decimal is within half an ulp of it), so such values are written from the integer `k`
+/// directly; any other value goes to the serialiser.
+fn write_json_f64(out: &mut Vec<u8>, x: f64) -> serde_json::Result<()> {
+    let a = x.abs();
+    if a < 1e6 {
+        // Rounds `a * 10^4` (a truncating conversion, no rounding call); the check below
+        // rejects any value this does not give back exactly.
+        let k = (a * 10_000.0 + 0.5) as u64;
+        if k as f64 / 10_000.0 == a {
+            write_decimal(out, x.is_sign_negative(), k);
+            return Ok(());
+        }
+    }
+    serde_json::to_writer(&mut *out, &x)
+}
+
+/// Writes `k / 10^4` with at least one fraction digit and no trailing zeros.
+fn write_decimal(out: &mut Vec<u8>, negative: bool, k: u64) {
+    if negative {
+        out.push(b'-');
+    }
+    let (int, frac) = (k / 10_000, k % 10_000);
+    if int < 10 {
+        out.push(b'0' + int as u8);
+    } else {
+        out.extend_from_slice(int.to_string().as_bytes());
+    }
+    out.push(b'.');
+    let f = [
+        (frac / 1000) as u8,
+        (frac / 100 % 10) as u8,
+        (frac / 10 % 10) as u8,
+        (frac % 10) as u8,
+    ];
+    // Four fraction digits less the trailing zeros, but at least one.
+    let keep = f.iter().rposition(|&x| x != 0).map_or(1, |p| p + 1);
+    for &x in &f[..keep] {
+        out.push(b'0' + x);
+    }
+}
+
+/// Writes `s` as a JSON string as serde_json does: copied as is unless it holds a byte that
+/// serde_json escapes (a control character, `"` or `\\`).
+fn write_json_str(out: &mut Vec<u8>, s: &str) -> serde_json::Result<()> {
+    if s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        return serde_json::to_writer(&mut *out, s);
+    }
+    out.push(b'"');
+    out.extend_from_slice(s.as_bytes());
+    out.push(b'"');
+    Ok(())
+}
+
+/// Writes a list of strings as serde_json does.
+fn write_json_list(out: &mut Vec<u8>, list: &[String]) -> serde_json::Result<()> {
+    out.push(b'[');
+    for (i, s) in list.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_json_str(out, s)?;
+    }
+    out.push(b']');
     Ok(())
 }
 
@@ -582,6 +650,76 @@ mod tests {
                     "{c:?}"
                 );
             }
+        }
+    }
+
+    /// `write_json_f64` writes what serde_json writes: every multiple of 1e-4 in [-3, 3]
+    /// (and of 1e-3, 1e-2, ...), their neighbours one ulp away, and odd values.
+    #[test]
+    fn json_f64_equals_serde() {
+        let mut xs: Vec<f64> = vec![
+            0.0,
+            -0.0,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            1e-300,
+            1e300,
+            123_456.789_1,
+            999_999.999_9,
+            1e6,
+            0.1 + 0.2,
+            1.0 / 3.0,
+        ];
+        for d in 0..=4 {
+            let p = 10f64.powi(d);
+            for k in -30_000i64..=30_000 {
+                let x = k as f64 / p;
+                xs.extend([
+                    x,
+                    f64::from_bits(x.to_bits() + 1),
+                    f64::from_bits(x.to_bits().saturating_sub(1)),
+                ]);
+            }
+        }
+        for x in xs {
+            let mut mine = Vec::new();
+            write_json_f64(&mut mine, x).expect("writes into a Vec");
+            let want = serde_json::to_vec(&x).expect("serialises");
+            assert_eq!(
+                String::from_utf8_lossy(&mine),
+                String::from_utf8_lossy(&want),
+                "{x:e}"
+            );
+        }
+    }
+
+    /// `write_json_str` writes what serde_json writes, escapes and non-ASCII included.
+    #[test]
+    fn json_str_equals_serde() {
+        for s in [
+            "",
+            "praise",
+            "a\"b",
+            "c\\d",
+            "e\nf",
+            "\u{1}",
+            "\u{7f}",
+            "é ☃ 😡",
+            "\u{2028}",
+            "tab\there",
+        ] {
+            let mut mine = Vec::new();
+            write_json_str(&mut mine, s).expect("writes into a Vec");
+            assert_eq!(mine, serde_json::to_vec(s).expect("serialises"), "{s:?}");
+            let list = vec![s.to_string(), "x".to_string()];
+            let mut mine = Vec::new();
+            write_json_list(&mut mine, &list).expect("writes into a Vec");
+            assert_eq!(
+                mine,
+                serde_json::to_vec(&list).expect("serialises"),
+                "{s:?}"
+            );
         }
     }
 }
