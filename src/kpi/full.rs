@@ -14,7 +14,7 @@ use crate::kpi::docs::title;
 use crate::kpi::highlights::{
     loyalists, success_stories, turnarounds, Loyalists, SuccessStory, Turnaround,
 };
-use crate::kpi::inputs::{KpiInputs, KpiRules};
+use crate::kpi::inputs::{KpiInputs, KpiRules, WindowInputs};
 use crate::kpi::report::{align, compute_window, human_duration, metric_rows, Report};
 use crate::model::UnixSeconds;
 
@@ -77,15 +77,23 @@ fn instant(t: UnixSeconds) -> DateTime<Utc> {
 pub fn full_report(inputs: &KpiInputs, now: UnixSeconds, rules: &KpiRules) -> FullReport {
     let cur = &inputs.current;
     let (start, end) = (cur.window.start_s(), cur.window.end_s());
-    let report = compute_window(cur, now, rules);
+    // The windows compared against are computed on threads of their own, beside the current
+    // one: each is a pass over hundreds of thousands of conversations on a month.
+    let (report, previous, week_earlier) = std::thread::scope(|scope| {
+        let [previous, week_earlier] = [&inputs.previous, &inputs.week_earlier].map(|w| {
+            w.as_ref()
+                .map(|w| scope.spawn(move || (w, compute_window(w, now, rules))))
+        });
+        let report = compute_window(cur, now, rules);
+        let [previous, week_earlier] = [previous, week_earlier]
+            .map(|h| h.map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))));
+        (report, previous, week_earlier)
+    });
     let json = report.to_json();
-    let compare = |w: &crate::kpi::inputs::WindowInputs| {
-        let base = compute_window(w, now, rules).to_json();
-        Comparison {
-            start: w.window.start,
-            end: w.window.end,
-            metrics: deltas(&json, &base),
-        }
+    let compare = |(w, base): (&WindowInputs, Report)| Comparison {
+        start: w.window.start,
+        end: w.window.end,
+        metrics: deltas(&json, &base.to_json()),
     };
     let (listed_count, turnaround_list) = turnarounds(&inputs.turnarounds, start, end);
     let turnarounds_count = inputs.turnarounds_total.unwrap_or(listed_count);
@@ -114,8 +122,8 @@ pub fn full_report(inputs: &KpiInputs, now: UnixSeconds, rules: &KpiRules) -> Fu
         loyalists: loyalists(&inputs.loyalty),
         badge: badges(&inputs.badge, end, now),
         deltas: Deltas {
-            previous: inputs.previous.as_ref().map(compare),
-            week_earlier: inputs.week_earlier.as_ref().map(compare),
+            previous: previous.map(compare),
+            week_earlier: week_earlier.map(compare),
         },
         report,
     }

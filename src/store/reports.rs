@@ -275,15 +275,6 @@ impl Store {
             end,
             ..filters.clone()
         };
-        if super::rollups::serves(&whole) {
-            // Where every local day starts at a UTC midnight (a zone at UTC+0 over the
-            // window), a whole day is one day-rollup row.
-            let aligned = window
-                .local_days()
-                .into_iter()
-                .all(|day| local_midnight(tz, day).timestamp().rem_euclid(86_400) == 0);
-            return self.rollup_inbound_buckets(&whole, aligned).await;
-        }
         let mut spans = Vec::new();
         for day in window.local_days() {
             let from = local_midnight(tz, day).timestamp().max(start);
@@ -295,6 +286,28 @@ impl Store {
             if from < to {
                 spans.push((from, to));
             }
+        }
+        if super::rollups::serves(&whole) {
+            // A local day that starts and ends at UTC midnights (a zone at UTC+0 that day) is
+            // one day-rollup row; the other days are read as 15-minute rows. Consecutive days
+            // of the same kind share a query: one for most windows, a few across a change of
+            // clocks.
+            let aligned = |&(from, to): &(i64, i64)| {
+                from.rem_euclid(86_400) == 0 && to.rem_euclid(86_400) == 0
+            };
+            let mut out = Vec::new();
+            for run in spans.chunk_by(|a, b| aligned(a) == aligned(b)) {
+                let (Some(first), Some(last)) = (run.first(), run.last()) else {
+                    continue;
+                };
+                let part = ReportQuery {
+                    start: first.0,
+                    end: last.1,
+                    ..filters.clone()
+                };
+                out.extend(self.rollup_inbound_buckets(&part, aligned(first)).await?);
+            }
+            return Ok(out);
         }
         if spans.is_empty() {
             return Ok(Vec::new());

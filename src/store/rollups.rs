@@ -412,7 +412,7 @@ pub(crate) mod tests {
     use crate::model::{Classification, NewMessage, Sentiment};
     use crate::store::IngestRules;
 
-    pub(crate) const T0: i64 = 1_795_392_000; // 2026-11-22 00:00 UTC
+    pub(crate) const T0: i64 = 1_795_392_000; // 2026-11-23 00:00 UTC
 
     /// Messages spread over two days, three brands, two platforms, both directions, every
     /// category, with products and topics, in batches that add to the same buckets.
@@ -786,12 +786,59 @@ pub(crate) mod tests {
         );
     }
 
+    /// `inbound_per_day` of `window` in `tz`, summed per local day, equals a scan of each local
+    /// day of the window, and no count falls outside its days.
+    async fn assert_inbound_per_day_equals_a_scan(
+        store: &Store,
+        tz: chrono_tz::Tz,
+        window: &crate::kpi::window::Window,
+        label: &str,
+    ) {
+        use crate::kpi::window::local_midnight;
+        let filters = ReportQuery::default();
+        let mut got: HashMap<chrono::NaiveDate, i64> = HashMap::new();
+        for (bucket, n) in store
+            .inbound_per_day(&filters, window, tz)
+            .await
+            .expect("per day")
+        {
+            let day = tz
+                .timestamp_opt(bucket, 0)
+                .single()
+                .expect("instant")
+                .date_naive();
+            *got.entry(day).or_default() += n;
+        }
+        let mut total = 0;
+        for day in window.local_days() {
+            let start = local_midnight(tz, day).timestamp().max(window.start_s());
+            let end = local_midnight(tz, day.succ_opt().expect("next"))
+                .timestamp()
+                .min(window.end_s());
+            let want: i64 = store
+                .scan_message_aggregates(&ReportQuery {
+                    start,
+                    end,
+                    ..filters.clone()
+                })
+                .await
+                .expect("scan")
+                .iter()
+                .filter(|a| a.direction == Direction::Inbound)
+                .map(|a| a.count)
+                .sum();
+            assert_eq!(got.get(&day).copied().unwrap_or(0), want, "{label} {day}");
+            total += want;
+        }
+        assert_eq!(got.values().sum::<i64>(), total, "{label}: no stray day");
+    }
+
     /// Inbound counts per local day from the rollups (day rows where local days start at UTC
     /// midnight, 15-minute rows elsewhere) equal a scan of each local day, in zones on and off
     /// UTC and for a partial last day.
     #[tokio::test]
     async fn inbound_per_day_equals_a_scan_per_local_day() {
-        use crate::kpi::window::{local_midnight, resolve, WindowSpec};
+        use crate::kpi::window::{resolve, WindowSpec};
         let (_dir, store) = filled().await;
         let first = chrono::NaiveDate::from_ymd_opt(2026, 11, 21).expect("date");
         let last = chrono::NaiveDate::from_ymd_opt(2026, 11, 24).expect("date");
@@ -808,52 +855,56 @@ pub(crate) mod tests {
                     WindowSpec::Week,
                 ] {
                     let window = resolve(spec, now, tz);
-                    let filters = ReportQuery::default();
-                    let mut got: HashMap<chrono::NaiveDate, i64> = HashMap::new();
-                    for (bucket, n) in store
-                        .inbound_per_day(&filters, &window, tz)
-                        .await
-                        .expect("per day")
-                    {
-                        let day = tz
-                            .timestamp_opt(bucket, 0)
-                            .single()
-                            .expect("instant")
-                            .date_naive();
-                        *got.entry(day).or_default() += n;
-                    }
-                    let mut total = 0;
-                    for day in window.local_days() {
-                        let start = local_midnight(tz, day).timestamp().max(window.start_s());
-                        let end = local_midnight(tz, day.succ_opt().expect("next"))
-                            .timestamp()
-                            .min(window.end_s());
-                        let want: i64 = store
-                            .scan_message_aggregates(&ReportQuery {
-                                start,
-                                end,
-                                ..filters.clone()
-                            })
-                            .await
-                            .expect("scan")
-                            .iter()
-                            .filter(|a| a.direction == Direction::Inbound)
-                            .map(|a| a.count)
-                            .sum();
-                        assert_eq!(
-                            got.get(&day).copied().unwrap_or(0),
-                            want,
-                            "{tz} {spec:?} {day}"
-                        );
-                        total += want;
-                    }
-                    assert_eq!(
-                        got.values().sum::<i64>(),
-                        total,
-                        "{tz} {spec:?}: no stray day"
-                    );
+                    assert_inbound_per_day_equals_a_scan(
+                        &store,
+                        tz,
+                        &window,
+                        &format!("{tz} {spec:?}"),
+                    )
+                    .await;
                 }
             }
+        }
+    }
+
+    /// Across the end of British summer time (2026-10-25) a London window mixes local days off
+    /// UTC midnight (15-minute rows) with days on it (day rows); each day still counts exactly
+    /// its own messages.
+    #[tokio::test]
+    async fn inbound_per_day_across_a_change_of_clocks_equals_a_scan() {
+        use crate::kpi::window::{resolve, WindowSpec};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("dst.db")).await.expect("open");
+        // The fixture's two days moved to 2026-10-24 .. 2026-10-26 (UTC).
+        let shift = 30 * 86400;
+        let moved: Vec<ClassifiedMessage> = messages(900)
+            .into_iter()
+            .map(|mut m| {
+                m.message.created_at -= chrono::Duration::seconds(shift);
+                m
+            })
+            .collect();
+        store
+            .ingest(moved, None, &IngestRules::default(), T0)
+            .await
+            .expect("ingest");
+        let tz = chrono_tz::Europe::London;
+        let date = |d| chrono::NaiveDate::from_ymd_opt(2026, 10, d).expect("date");
+        for (spec, now) in [
+            (WindowSpec::Dates(date(22), date(28)), T0),
+            (WindowSpec::Week, T0 - shift + 3 * 86400),
+            (WindowSpec::Week, T0 - shift + 2 * 86400 + 5 * 3600),
+            (WindowSpec::Yesterday, T0 - shift + 86400 + 3600),
+        ] {
+            let now = Utc.timestamp_opt(now, 0).single().expect("now");
+            let window = resolve(spec, now, tz);
+            assert_inbound_per_day_equals_a_scan(
+                &store,
+                tz,
+                &window,
+                &format!("{spec:?} at {now}"),
+            )
+            .await;
         }
     }
 
