@@ -105,13 +105,8 @@ mod tests {
         for w in all.windows(11) {
             t.push(w.to_vec());
         }
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/data/vader/tweets_GroundTruth.txt"
-        );
-        match std::fs::read(path) {
-            Ok(b) => t.extend(b.split(|&c| c == b'\n').map(<[u8]>::to_vec)),
-            Err(_) => eprintln!("skipping {path}: absent"),
+        if let Some(b) = crate::classify::corpus::shared_bytes("vader/tweets_GroundTruth.txt") {
+            t.extend(b.split(|&c| c == b'\n').map(<[u8]>::to_vec));
         }
         t
     }

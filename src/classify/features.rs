@@ -757,6 +757,7 @@ pub fn extract_into(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::classify::corpus::shared_text;
 
     #[test]
     fn tokenizer_splits_words_numbers_and_symbols() {
@@ -785,15 +786,8 @@ mod tests {
         .map(String::from)
         .to_vec();
         for f in ["vader/tweets_GroundTruth.txt", "complaints-dev.csv"] {
-            let path = format!("{}/../shared/data/{f}", env!("CARGO_MANIFEST_DIR"));
-            match std::fs::read(&path) {
-                Ok(b) => texts.extend(
-                    String::from_utf8_lossy(&b)
-                        .lines()
-                        .map(str::to_lowercase)
-                        .filter(|l| l.is_ascii()),
-                ),
-                Err(_) => eprintln!("skipping {path}: absent"),
+            if let Some(all) = shared_text(f) {
+                texts.extend(all.lines().map(str::to_lowercase).filter(|l| l.is_ascii()));
             }
         }
         assert!(texts.len() > 8);
@@ -880,16 +874,12 @@ mod tests {
         .collect();
         words.extend(["0", "", "'", "don't", "n't", "appreciation", "thanksss"].map(String::from));
         for f in ["vader/tweets_GroundTruth.txt", "complaints-dev.csv"] {
-            let path = format!("{}/../shared/data/{f}", env!("CARGO_MANIFEST_DIR"));
-            match std::fs::read(&path) {
-                Ok(b) => {
-                    let mut t = Tokens::default();
-                    let mut lower = String::new();
-                    lowercase_into(&String::from_utf8_lossy(&b), &mut lower);
-                    t.split(&lower);
-                    words.extend(t.iter().map(String::from));
-                }
-                Err(_) => eprintln!("skipping {path}: absent"),
+            if let Some(all) = shared_text(f) {
+                let mut t = Tokens::default();
+                let mut lower = String::new();
+                lowercase_into(&all, &mut lower);
+                t.split(&lower);
+                words.extend(t.iter().map(String::from));
             }
         }
         let table = WordTable::build();
@@ -945,13 +935,8 @@ mod tests {
         ]
         .map(String::from)
         .to_vec();
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/data/vader/tweets_GroundTruth.txt"
-        );
-        match std::fs::read(path) {
-            Ok(b) => texts.extend(String::from_utf8_lossy(&b).lines().map(String::from)),
-            Err(_) => eprintln!("skipping {path}: absent"),
+        if let Some(all) = shared_text("vader/tweets_GroundTruth.txt") {
+            texts.extend(all.lines().map(String::from));
         }
         for t in &texts {
             let r = RawCues::of(t);

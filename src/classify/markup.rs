@@ -361,6 +361,7 @@ fn parse_entity(s: &str) -> Option<(char, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::classify::corpus::shared_text;
 
     /// The run-by-run `tidy_whitespace` equals the char-by-char one on edge cases and on
     /// every line of the VADER tweets and complaints-dev.csv.
@@ -383,14 +384,9 @@ mod tests {
         .map(String::from)
         .to_vec();
         for f in ["vader/tweets_GroundTruth.txt", "complaints-dev.csv"] {
-            let path = format!("{}/../shared/data/{f}", env!("CARGO_MANIFEST_DIR"));
-            match std::fs::read(&path) {
-                Ok(b) => {
-                    let all = String::from_utf8_lossy(&b).into_owned();
-                    texts.extend(all.lines().map(String::from));
-                    texts.push(all);
-                }
-                Err(_) => eprintln!("skipping {path}: absent"),
+            if let Some(all) = shared_text(f) {
+                texts.extend(all.lines().map(String::from));
+                texts.push(all);
             }
         }
         for t in &texts {
@@ -555,13 +551,8 @@ mod tests {
         ]
         .map(String::from)
         .to_vec();
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/data/vader/tweets_GroundTruth.txt"
-        );
-        match std::fs::read(path) {
-            Ok(b) => texts.extend(String::from_utf8_lossy(&b).lines().map(String::from)),
-            Err(_) => eprintln!("skipping {path}: absent"),
+        if let Some(all) = shared_text("vader/tweets_GroundTruth.txt") {
+            texts.extend(all.lines().map(String::from));
         }
         for t in &texts {
             assert_eq!(has_markup(t), slow(t), "{t:?}");

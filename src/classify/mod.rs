@@ -6,6 +6,8 @@
 
 pub mod bytescan;
 pub mod category;
+#[cfg(test)]
+pub(crate) mod corpus;
 pub mod features;
 pub mod linear;
 pub mod markup;
@@ -390,12 +392,7 @@ mod tests {
     /// weights), and the thanks cue of `category::has_thanks_cue`, on real texts.
     #[test]
     fn fused_prediction_equals_collected_features() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/data/vader/tweets_GroundTruth.txt"
-        );
-        let Ok(bytes) = std::fs::read(path) else {
-            eprintln!("skipping: {path} is absent");
+        let Some(bytes) = corpus::shared_bytes("vader/tweets_GroundTruth.txt") else {
             return;
         };
         let c = classifier();

@@ -408,6 +408,7 @@ impl RuleSets {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::classify::corpus::shared_text;
 
     fn compile(rules: &[KeywordRule]) -> CompiledRules {
         CompiledRules::compile("products", rules).unwrap()
@@ -537,10 +538,8 @@ mod tests {
         .map(String::from)
         .to_vec();
         for f in ["vader/tweets_GroundTruth.txt", "complaints-dev.csv"] {
-            let path = format!("{}/../shared/data/{f}", env!("CARGO_MANIFEST_DIR"));
-            match std::fs::read(&path) {
-                Ok(b) => texts.extend(String::from_utf8_lossy(&b).lines().map(String::from)),
-                Err(_) => eprintln!("skipping {path}: absent"),
+            if let Some(all) = shared_text(f) {
+                texts.extend(all.lines().map(String::from));
             }
         }
         let odd = Rules {

@@ -1008,16 +1008,7 @@ mod tests {
             && a.neg.to_bits() == b.neg.to_bits()
     }
 
-    fn shared(rel: &str) -> Option<String> {
-        let path = format!("{}/../shared/data/{rel}", env!("CARGO_MANIFEST_DIR"));
-        match std::fs::read(&path) {
-            Ok(b) => Some(String::from_utf8_lossy(&b).into_owned()),
-            Err(_) => {
-                eprintln!("skipping: {path} is absent (clone the repo next to shared/)");
-                None
-            }
-        }
-    }
+    use crate::classify::corpus::shared_text as shared;
 
     /// The inline table answers as the map on every key of the map, on keys that differ from
     /// them by a byte or a trailing NUL, on long and empty keys and on the corpus tokens.

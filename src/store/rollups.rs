@@ -786,6 +786,26 @@ pub(crate) mod tests {
         );
     }
 
+    /// The inbound message aggregates of `[start, end)`, scanned from the messages.
+    async fn scanned_inbound(
+        store: &Store,
+        filters: &ReportQuery,
+        start: i64,
+        end: i64,
+    ) -> Vec<MessageAggregate> {
+        store
+            .scan_message_aggregates(&ReportQuery {
+                start,
+                end,
+                ..filters.clone()
+            })
+            .await
+            .expect("scan")
+            .into_iter()
+            .filter(|a| a.direction == Direction::Inbound)
+            .collect()
+    }
+
     /// `inbound_per_day` of `window` in `tz`, summed per local day, equals a scan of each local
     /// day of the window, and no count falls outside its days.
     async fn assert_inbound_per_day_equals_a_scan(
@@ -815,16 +835,9 @@ pub(crate) mod tests {
             let end = local_midnight(tz, day.succ_opt().expect("next"))
                 .timestamp()
                 .min(window.end_s());
-            let want: i64 = store
-                .scan_message_aggregates(&ReportQuery {
-                    start,
-                    end,
-                    ..filters.clone()
-                })
+            let want: i64 = scanned_inbound(store, &filters, start, end)
                 .await
-                .expect("scan")
                 .iter()
-                .filter(|a| a.direction == Direction::Inbound)
                 .map(|a| a.count)
                 .sum();
             assert_eq!(got.get(&day).copied().unwrap_or(0), want, "{label} {day}");
@@ -931,17 +944,7 @@ pub(crate) mod tests {
                 let start = crate::kpi::window::local_midnight(tz, d.date).timestamp();
                 let end = crate::kpi::window::local_midnight(tz, d.date.succ_opt().expect("next"))
                     .timestamp();
-                let scanned: Vec<MessageAggregate> = store
-                    .scan_message_aggregates(&ReportQuery {
-                        start,
-                        end,
-                        ..filters.clone()
-                    })
-                    .await
-                    .expect("scan")
-                    .into_iter()
-                    .filter(|a| a.direction == Direction::Inbound)
-                    .collect();
+                let scanned = scanned_inbound(&store, &filters, start, end).await;
                 assert_eq!(d.inbound, scanned.iter().map(|a| a.count).sum::<i64>());
                 assert_eq!(d.positive, scanned.iter().map(|a| a.positive).sum::<i64>());
                 assert_eq!(d.negative, scanned.iter().map(|a| a.negative).sum::<i64>());
