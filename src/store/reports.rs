@@ -780,7 +780,8 @@ impl Store {
         Ok(out)
     }
 
-    /// The one text of a `SELECT group_concat(...)` query, empty when no row matched.
+    /// The one text of a `SELECT group_concat(...)` query, empty when no row matched (its rows
+    /// are read by `concatenated_rows`).
     async fn concatenated(&self, mut q: QueryBuilder<'_, Sqlite>) -> Result<String, StoreError> {
         let all: Option<String> = q
             .build()
@@ -841,12 +842,12 @@ impl Store {
         push_filters(&mut q, query);
         let all = self.concatenated(q).await?;
         let mut out = Vec::new();
-        for part in all.split(',').filter(|p| !p.is_empty()) {
-            let mut f = part.split(':');
-            let mut next = || f.next().unwrap_or("");
-            let (id, compound, engagement, created_at) = (next(), next(), next(), next());
+        for [id, compound, engagement, created_at] in concatenated_rows(&all, "praise")? {
             let bad = |e: &dyn std::fmt::Display| {
-                StoreError::Corrupt(format!("praise row {part:?}: {e}"))
+                StoreError::Corrupt(format!(
+                    "praise row {:?}: {e}",
+                    [id, compound, engagement, created_at].join(":")
+                ))
             };
             out.push(super::blocks::PraiseRank::new(
                 id.parse().map_err(|e| bad(&e))?,
@@ -937,19 +938,16 @@ impl Store {
         push_filters(&mut q, query);
         let all = self.concatenated(q).await?;
         let mut out = Vec::new();
-        for part in all.split(',').filter(|p| !p.is_empty()) {
-            let mut f = part.split(':');
-            let (Some(platform), Some(first), Some(response)) = (f.next(), f.next(), f.next())
-            else {
-                return Err(StoreError::Corrupt(format!("badge row {part:?}")));
+        for [platform, first, response] in concatenated_rows(&all, "badge")? {
+            let bad = |e: &dyn std::fmt::Display| {
+                StoreError::Corrupt(format!(
+                    "badge row {:?}: {e}",
+                    [platform, first, response].join(":")
+                ))
             };
             out.push(BadgeConversation {
-                platform: platform
-                    .parse()
-                    .map_err(|e| StoreError::Corrupt(format!("{e}")))?,
-                first_inbound_at: first
-                    .parse()
-                    .map_err(|e| StoreError::Corrupt(format!("badge row {part:?}: {e}")))?,
+                platform: platform.parse().map_err(|e| bad(&e))?,
+                first_inbound_at: first.parse().map_err(|e| bad(&e))?,
                 first_response_at: response.parse().ok(),
             });
         }
@@ -1081,5 +1079,37 @@ impl Store {
             .fetch_all(&self.pool)
             .await
             .map_err(|e| self.map_err(e))
+    }
+}
+
+/// The rows of a `group_concat` text: rows joined by `,`, each of exactly `N` fields joined
+/// by `:`. A row of another shape is reported as corrupt, naming `what` it was.
+fn concatenated_rows<'a, const N: usize>(
+    all: &'a str,
+    what: &str,
+) -> Result<Vec<[&'a str; N]>, StoreError> {
+    all.split(',')
+        .filter(|p| !p.is_empty())
+        .map(|part| {
+            let fields: Vec<&str> = part.split(':').collect();
+            <[&str; N]>::try_from(fields).map_err(|_| {
+                StoreError::Corrupt(format!("{what} row {part:?}: expected {N} fields"))
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concatenated_rows_split_rows_and_fields_and_reject_other_shapes() {
+        let rows = concatenated_rows::<3>("x:1:2,facebook:3:", "badge").expect("rows");
+        assert_eq!(rows, vec![["x", "1", "2"], ["facebook", "3", ""]]);
+        assert!(concatenated_rows::<3>("", "badge").expect("none").is_empty());
+        let err = concatenated_rows::<3>("x:1:2,x:1", "badge").expect_err("short row");
+        assert!(err.to_string().contains("badge row \"x:1\""), "{err}");
+        assert!(concatenated_rows::<2>("1:2:3", "praise").is_err());
     }
 }
