@@ -842,26 +842,37 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    /// The fixture's windows, and the third one cut by product (read without blocks).
+    fn windows_and_a_product_filter() -> Vec<crate::model::ReportQuery> {
+        let mut windows = crate::store::rollups::tests::queries();
+        let mut kettle = windows[2].clone();
+        kettle.product = Some("kettle".into());
+        windows.push(kettle);
+        windows
+    }
+
+    /// Builds the blocks of every dirty day and counts the blocks of `kind`.
+    async fn refresh_and_count_blocks(store: &crate::store::Store, kind: i64) -> i64 {
+        assert!(store.refresh_kpi_blocks().await.expect("refresh") >= 2);
+        sqlx::query_scalar("SELECT count(*) FROM kpi_blocks WHERE kind = ?")
+            .bind(kind)
+            .fetch_one(&store.pool)
+            .await
+            .expect("count")
+    }
+
     /// Turnaround counts and the quickest from the turnaround blocks equal the index's,
     /// before the blocks are built, after, and after a write dirties a day again.
     #[tokio::test]
     async fn turnarounds_from_blocks_equal_the_index() {
         use crate::store::rollups::tests::{filled, queries, T0};
         let (_dir, store) = filled().await;
-        let mut windows = queries();
-        let mut kettle = windows[2].clone();
-        kettle.product = Some("kettle".into());
-        windows.push(kettle);
+        let windows = windows_and_a_product_filter();
         let mut seen = 0;
         let mut updated = None;
         for phase in 0..3 {
             if phase == 1 {
-                assert!(store.refresh_kpi_blocks().await.expect("refresh") >= 2);
-                let blocks: i64 =
-                    sqlx::query_scalar("SELECT count(*) FROM kpi_blocks WHERE kind = 4")
-                        .fetch_one(&store.pool)
-                        .await
-                        .expect("count");
+                let blocks = refresh_and_count_blocks(&store, 4).await;
                 assert!(blocks >= 1, "turnaround blocks built: {blocks}");
             }
             if phase == 2 {
@@ -907,18 +918,10 @@ mod tests {
     async fn praise_from_blocks_equals_a_ranking_of_every_praise_message() {
         use crate::store::rollups::tests::{filled, queries};
         let (_dir, store) = filled().await;
-        let mut windows = queries();
-        let mut kettle = windows[2].clone();
-        kettle.product = Some("kettle".into());
-        windows.push(kettle);
+        let windows = windows_and_a_product_filter();
         for phase in 0..3 {
             if phase == 1 {
-                assert!(store.refresh_kpi_blocks().await.expect("refresh") >= 2);
-                let blocks: i64 =
-                    sqlx::query_scalar("SELECT count(*) FROM kpi_blocks WHERE kind = 3")
-                        .fetch_one(&store.pool)
-                        .await
-                        .expect("count");
+                let blocks = refresh_and_count_blocks(&store, 3).await;
                 assert!(blocks >= 2, "praise blocks built: {blocks}");
             }
             if phase == 2 {

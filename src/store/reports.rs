@@ -1107,7 +1107,9 @@ mod tests {
     fn concatenated_rows_split_rows_and_fields_and_reject_other_shapes() {
         let rows = concatenated_rows::<3>("x:1:2,facebook:3:", "badge").expect("rows");
         assert_eq!(rows, vec![["x", "1", "2"], ["facebook", "3", ""]]);
-        assert!(concatenated_rows::<3>("", "badge").expect("none").is_empty());
+        assert!(concatenated_rows::<3>("", "badge")
+            .expect("none")
+            .is_empty());
         let err = concatenated_rows::<3>("x:1:2,x:1", "badge").expect_err("short row");
         assert!(err.to_string().contains("badge row \"x:1\""), "{err}");
         assert!(concatenated_rows::<2>("1:2:3", "praise").is_err());
