@@ -1,8 +1,8 @@
 //! Demo quality bar of the spike alerter: on five simulated weeks of the shipped demo source
 //! (classified by the shipped classifier, as the bot stores them), the balanced preset raises
 //! fewer than one false alarm per simulated week outside the planted outage windows, and
-//! catches every planted outage after the first day of history (the first week's included),
-//! most of them within 15 minutes of their start.
+//! catches every planted outage after the first day of history (the first week's included)
+//! within 15 minutes of its onset.
 //!
 //! The demo generator has no switch to turn its weekly outage off, so false alarms are counted
 //! outside the outage windows (the outage's three hours plus one hour of tail).
@@ -103,17 +103,14 @@ impl Outcome {
     }
 }
 
-/// Outage starts: the hours where the generator's spike factor peaks.
+/// Outage onsets (instants, not tied to buckets) in the simulated span.
 fn outage_starts(generator: &DemoGenerator, from: DateTime<Utc>) -> Vec<i64> {
-    let mut outages = Vec::new();
-    let mut h = from;
-    while h < from + Duration::days(DAYS) {
-        if generator.spike_factor(h) >= 6.0 {
-            outages.push(h.timestamp());
-        }
-        h += Duration::hours(1);
-    }
-    outages
+    generator
+        .outages(from, from + Duration::days(DAYS))
+        .iter()
+        .filter(|o| **o >= from)
+        .map(|o| o.timestamp())
+        .collect()
 }
 
 /// Runs one alerter per series (brand-wide and per platform) over the counts, as the bot does,
@@ -155,15 +152,17 @@ fn evaluate(
     let mut delays = Vec::new();
     let mut first3 = Vec::new();
     for &o in outages.iter().filter(|&&o| o >= warm_from) {
+        // The first post in a bucket that ends after the onset.
         let first = posts
             .keys()
             .copied()
-            .find(|&a| a >= o - BUCKET && a < o + 4 * 3600);
+            .find(|&a| a + BUCKET > o && a < o + 4 * 3600);
         delays.push((o, first.map(|a| a + BUCKET - o)));
         let mut c = [0.0; 3];
         let mut e = 0.0;
+        let onset_bucket = o.div_euclid(BUCKET) * BUCKET;
         for (j, slot) in c.iter_mut().enumerate() {
-            let at = o + j as i64 * BUCKET;
+            let at = onset_bucket + j as i64 * BUCKET;
             *slot = all.and_then(|s| s.get(&at)).copied().unwrap_or(0.0);
             e += expected_all.get(&at).copied().unwrap_or(0.0);
         }
@@ -217,35 +216,13 @@ fn demo_false_alarms_under_one_a_week_and_outages_caught_within_15_minutes() {
         out.first3
     );
     assert!(rate < 1.0, "{rate:.2} false alarms per week");
-    // Every outage is caught; most within 15 minutes of its start. The outage's messages start
-    // at random instants of its first hour, so in some weeks its first quarter-hour holds no
-    // more than ordinary noise (e.g. 3, 3, 1 complaints against 1.7 expected per bucket):
-    // those are caught as soon as the surge shows, within 45 minutes.
-    let mut fast = 0;
+    // Every planted outage is caught within 15 minutes of its onset (from the onset instant to
+    // the close of the first bucket that fires). Across ten generator seeds
+    // (`demo_across_seeds`) 45 of 48 are; the three later ones have a first quarter-hour at
+    // noise level (tail probability of its count above 1e-4 around the learned normal).
     for (o, d) in &out.delays {
         let d = d.unwrap_or_else(|| panic!("outage at {o} missed"));
-        assert!(d <= 45 * 60, "outage at {o} caught only after {d} s");
-        if d <= 15 * 60 {
-            fast += 1;
-        }
-    }
-    assert!(
-        fast * 2 > out.delays.len(),
-        "only {fast} of {} outages caught within 15 minutes",
-        out.delays.len()
-    );
-    // Stricter: an outage whose first quarter-hour is clearly beyond Poisson noise around the
-    // learned normal (tail probability of its three-bucket total under 1e-4) is caught within
-    // those 15 minutes. Across ten generator seeds (`demo_across_seeds`) this holds for 30 of
-    // 34 such outages; the shipped seed's three all qualify.
-    for ((o, d), (c, e)) in out.delays.iter().zip(&out.first3) {
-        let p = poisson_log_tail(c.iter().sum(), *e).exp();
-        if p < 1e-4 {
-            assert!(
-                d.is_some_and(|d| d <= 15 * 60),
-                "outage at {o} ({c:?} against {e:.1} expected, p = {p:.1e}) caught after {d:?} s"
-            );
-        }
+        assert!(d <= 15 * 60, "outage at {o} caught only after {d} s");
     }
 }
 
@@ -350,7 +327,22 @@ fn demo_across_seeds() {
         fa += out.false_alarms.len();
         weeks += out.weeks;
         fa_worst = fa_worst.max(out.fa_rate());
-        let mut line = format!("seed {seed:>3}: FA {:.2}/week;", out.fa_rate());
+        // Each false alarm's distance from the latest outage onset before it.
+        let onsets = outage_starts(&generator, from);
+        let fa_after: Vec<String> = out
+            .false_alarms
+            .iter()
+            .map(|&a| {
+                onsets
+                    .iter()
+                    .rev()
+                    .find(|&&o| o <= a)
+                    .map_or("before any".into(), |o| {
+                        format!("+{:.1}h", (a - o) as f64 / 3600.0)
+                    })
+            })
+            .collect();
+        let mut line = format!("seed {seed:>3}: FA {:.2}/week {fa_after:?};", out.fa_rate());
         for ((_, d), (c, e)) in out.delays.iter().zip(&out.first3) {
             n += 1;
             let d_min = d.map(|d| d / 60);
@@ -419,13 +411,9 @@ fn dump_demo_counts_for_the_sweep() {
         }
         std::fs::write(dir.join(format!("demo_{name}.csv")), w).expect("write counts");
     }
-    let mut outages = String::new();
-    let mut h = from;
-    while h < from + Duration::days(DAYS) {
-        if generator.spike_factor(h) >= 6.0 {
-            outages.push_str(&format!("{}\n", h.timestamp()));
-        }
-        h += Duration::hours(1);
-    }
+    let outages: String = outage_starts(&generator, from)
+        .iter()
+        .map(|o| format!("{o}\n"))
+        .collect();
     std::fs::write(dir.join("demo_outages.txt"), outages).expect("write outages");
 }

@@ -2,7 +2,7 @@
 `cargo test --test alerts_demo -- --ignored` and `... --test alerts_nab_sweep -- --ignored`) the
 way tests/alerts_demo.rs does: posts merged over the brand's series per bucket, false alarms per
 week outside the outage windows, and each outage's detection delay (minutes, from the outage
-hour's start to the close of the first firing bucket). Python 3 standard library only.
+onset to the close of the first firing bucket). Python 3 standard library only.
 Usage: CP_OUT=... CP_DEMO=... CP_SETS='[...]' python3 bench/nab/demo_score.py"""
 import csv
 import json
@@ -36,7 +36,7 @@ def evaluate(out, demo, i):
     for o in outages:
         if o < start + WARMUP:
             continue
-        hits = [a for a in sorted(posts) if o - BUCKET <= a < o + 4 * 3600]
+        hits = [a for a in sorted(posts) if o < a + BUCKET and a < o + 4 * 3600]
         delays.append((hits[0] + BUCKET - o) // 60 if hits else None)
     return len(fa) / (DAYS / 7.0), delays
 

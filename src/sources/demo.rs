@@ -22,6 +22,16 @@ use crate::model::{Direction, NewMessage, Platform};
 /// How long after its first message a simulated conversation may still get messages.
 pub const MAX_CONVERSATION_SPAN_H: i64 = 60;
 
+/// The weekly outage: at its onset, extra complaint conversations arrive at this multiple of
+/// the hour's normal conversation rate...
+const OUTAGE_PEAK: f64 = 3.0;
+/// ...decaying exponentially with this time constant (seconds)...
+const OUTAGE_DECAY_S: f64 = 3600.0;
+/// ...for this long after the onset (seconds).
+const OUTAGE_SPAN_S: i64 = 3 * 3600;
+/// Share of normal conversations that open with a complaint (see `conversation`).
+const NORMAL_COMPLAINT_SHARE: f64 = 0.34;
+
 /// The simulator.
 #[derive(Debug, Clone)]
 pub struct DemoGenerator {
@@ -184,8 +194,8 @@ impl DemoGenerator {
         }
     }
 
-    /// The week's spike: a deterministic weekday and hour per ISO week.
-    fn spike_of_week(&self, year: i32, week: u32) -> (Weekday, u32) {
+    /// The week's outage onset: a deterministic weekday, local hour and minute per ISO week.
+    fn outage_of_week(&self, year: i32, week: u32) -> Option<DateTime<Utc>> {
         let mut rng = ChaCha8Rng::seed_from_u64(
             self.seed ^ 0x5EED_5B1C ^ ((year as u64) << 16) ^ u64::from(week),
         );
@@ -196,23 +206,62 @@ impl DemoGenerator {
             Weekday::Thu,
             Weekday::Fri,
         ][rng.gen_range(0..5)];
-        (day, rng.gen_range(10..18))
+        let (hour, minute) = (rng.gen_range(10..18), rng.gen_range(0..60));
+        let date = chrono::NaiveDate::from_isoywd_opt(year, week, day)?;
+        self.tz
+            .from_local_datetime(&date.and_hms_opt(hour, minute, 0)?)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
     }
 
-    /// Multiplier for complaints in this local hour (the weekly outage: 3 hours, peak ×6).
+    /// Onsets of the weekly outages whose surge reaches into `[from, to)`, oldest first.
+    pub fn outages(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+        let mut onsets = Vec::new();
+        // Walk the ISO weeks (in local time) from the one before `from` to the one of `to`.
+        let mut day = (from - Duration::days(7))
+            .with_timezone(&self.tz)
+            .date_naive();
+        let last = to.with_timezone(&self.tz).date_naive();
+        while day <= last + Duration::days(7) {
+            let iso = day.iso_week();
+            if let Some(onset) = self.outage_of_week(iso.year(), iso.week()) {
+                let span = onset..onset + Duration::seconds(OUTAGE_SPAN_S);
+                if span.start < to && span.end > from {
+                    onsets.push(onset);
+                }
+            }
+            day += Duration::days(7);
+        }
+        onsets
+    }
+
+    /// Expected extra complaint conversations of the outage in `[from, to)`, as a multiple of
+    /// the hour's normal conversation rate `base`; and the outage's onset, if it overlaps.
+    fn outage_extra(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Option<(f64, DateTime<Utc>)> {
+        let onset = *self.outages(from, to).first()?;
+        let (a, b) = (
+            (from - onset).num_seconds().clamp(0, OUTAGE_SPAN_S) as f64,
+            (to - onset).num_seconds().clamp(0, OUTAGE_SPAN_S) as f64,
+        );
+        // The surge's rate is OUTAGE_PEAK x base at onset, decaying with OUTAGE_DECAY_S; its
+        // integral over [a, b) in hours of base traffic.
+        let hours = OUTAGE_PEAK * OUTAGE_DECAY_S / 3600.0
+            * ((-a / OUTAGE_DECAY_S).exp() - (-b / OUTAGE_DECAY_S).exp());
+        (hours > 0.0).then_some((hours, onset))
+    }
+
+    /// Complaint-rate multiplier at `at`: 1 outside the weekly outage, up to about 10 at its
+    /// onset (normal complaints are about a third of traffic; the surge adds `OUTAGE_PEAK` x
+    /// base on top), decaying over its three hours.
     pub fn spike_factor(&self, at: DateTime<Utc>) -> f64 {
-        let local = at.with_timezone(&self.tz);
-        let iso = local.iso_week();
-        let (day, hour) = self.spike_of_week(iso.year(), iso.week());
-        if local.weekday() != day {
+        let Some(onset) = self.outages(at, at + Duration::seconds(1)).first().copied() else {
+            return 1.0;
+        };
+        let since = (at - onset).num_seconds() as f64;
+        if since < 0.0 {
             return 1.0;
         }
-        match local.hour() as i64 - hour as i64 {
-            0 => 6.0,
-            1 => 4.0,
-            2 => 2.0,
-            _ => 1.0,
-        }
+        1.0 + OUTAGE_PEAK * (-since / OUTAGE_DECAY_S).exp() / NORMAL_COMPLAINT_SHARE
     }
 
     /// The hour slots (start instants) whose conversations can reach into `[from, to)`.
@@ -253,19 +302,24 @@ impl DemoGenerator {
             .unwrap_or_default();
         let local = start.with_timezone(&self.tz);
         let weekend = matches!(local.weekday(), Weekday::Sat | Weekday::Sun);
-        let spike = self.spike_factor(start);
         let base = self.per_hour * HOURLY[local.hour() as usize] * if weekend { 0.7 } else { 1.0 };
-        // Normal traffic plus the outage's extra complaints.
+        // Normal traffic plus the outage's extra complaints, which arrive as reports of an
+        // outage do: all at once when it starts, fewer and fewer over its three hours.
         let normal = poisson(&mut rng, base);
-        let extra = if spike > 1.0 {
-            poisson(&mut rng, base * 0.3 * (spike - 1.0))
-        } else {
-            0
-        };
+        let outage = self.outage_extra(start, start + Duration::hours(1));
+        let extra = outage.map_or(0, |(hours, _)| poisson(&mut rng, base * hours));
         let mut out = Vec::new();
         for i in 0..normal + extra {
-            let outage = i >= normal;
-            self.conversation(&mut rng, slot, i, start, outage, weekend, &mut out);
+            let at = match outage {
+                Some((_, onset)) if i >= normal => Some(outage_arrival(
+                    &mut rng,
+                    onset,
+                    start,
+                    start + Duration::hours(1),
+                )),
+                _ => None,
+            };
+            self.conversation(&mut rng, slot, i, start, at, weekend, &mut out);
         }
         out
     }
@@ -277,10 +331,11 @@ impl DemoGenerator {
         slot: i64,
         i: u64,
         slot_start: DateTime<Utc>,
-        outage: bool,
+        outage_at: Option<DateTime<Utc>>,
         weekend: bool,
         out: &mut Vec<NewMessage>,
     ) {
+        let outage = outage_at.is_some();
         let platform = pick_platform(rng);
         let handle = self
             .handles
@@ -298,7 +353,7 @@ impl DemoGenerator {
             Kind::Complaint
         } else {
             match rng.gen::<f64>() {
-                x if x < 0.34 => Kind::Complaint,
+                x if x < NORMAL_COMPLAINT_SHARE => Kind::Complaint,
                 x if x < 0.62 => Kind::Inquiry,
                 x if x < 0.85 => Kind::Praise,
                 _ => Kind::Other,
@@ -320,6 +375,7 @@ impl DemoGenerator {
         };
         let text = roughen(rng, &format!("@{handle} {text}"));
         let t0 = slot_start + Duration::seconds(rng.gen_range(0..3600));
+        let t0 = outage_at.unwrap_or(t0);
         // Numeric ids, as tweet ids are, so the twcs writer can carry them.
         let id = |j: u32| ((slot.max(0) as u64 * 100_000 + i) * 10 + u64::from(j)).to_string();
         let url = |j: u32| match platform {
@@ -454,6 +510,23 @@ fn pick_platform(rng: &mut ChaCha8Rng) -> Platform {
     Platform::X
 }
 
+/// The instant of one outage report in `[from, to)`: drawn from the surge's decaying rate
+/// (onset at `onset`) restricted to that span, by inverting its distribution function.
+fn outage_arrival(
+    rng: &mut ChaCha8Rng,
+    onset: DateTime<Utc>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let a = (from - onset).num_seconds().clamp(0, OUTAGE_SPAN_S) as f64;
+    let b = (to - onset).num_seconds().clamp(0, OUTAGE_SPAN_S) as f64;
+    let (ea, eb) = ((-a / OUTAGE_DECAY_S).exp(), (-b / OUTAGE_DECAY_S).exp());
+    let u: f64 = rng.gen();
+    let since = -OUTAGE_DECAY_S * (ea - u * (ea - eb)).ln();
+    let at = onset + Duration::seconds(since.clamp(a, (b - 1.0).max(a)) as i64);
+    at.clamp(from, to - Duration::seconds(1))
+}
+
 /// A rough standard normal (sum of uniforms), enough for delays.
 fn normal_ish(rng: &mut ChaCha8Rng) -> f64 {
     (0..6).map(|_| rng.gen::<f64>()).sum::<f64>() - 3.0
@@ -564,15 +637,43 @@ mod tests {
     }
 
     #[test]
-    fn one_spike_per_week() {
+    fn one_outage_per_week_on_a_weekday_afternoon_with_a_sharp_onset() {
         let g = generator();
-        let mut spiky_hours = 0;
-        let start = at("2026-11-16T00:00:00Z");
-        for h in 0..(7 * 24) {
-            if g.spike_factor(start + Duration::hours(h)) > 1.0 {
-                spiky_hours += 1;
-            }
+        let (from, to) = (at("2026-11-02T00:00:00Z"), at("2026-11-30T00:00:00Z"));
+        let onsets = g.outages(from, to);
+        assert_eq!(onsets.len(), 4, "{onsets:?}");
+        for o in &onsets {
+            let local = o.with_timezone(&chrono_tz::Europe::London);
+            assert!(local.weekday().num_days_from_monday() < 5, "{local}");
+            assert!((10..18).contains(&local.hour()), "{local}");
+            assert!(g.spike_factor(*o) > 8.0, "peak at onset");
+            assert_eq!(g.spike_factor(*o - Duration::seconds(1)), 1.0);
+            assert!(g.spike_factor(*o + Duration::hours(2)) < 3.0, "decays");
+            assert_eq!(
+                g.spike_factor(*o + Duration::hours(3)),
+                1.0,
+                "over after 3 h"
+            );
         }
-        assert_eq!(spiky_hours, 3);
+        // Onsets are not tied to whole hours.
+        assert!(onsets.iter().any(|o| o.minute() != 0), "{onsets:?}");
+        // A window that starts inside an outage still reports it.
+        let first = onsets[0];
+        assert_eq!(g.outages(first + Duration::hours(1), to)[0], first);
+        // Conversations opened in the first quarter-hour after an onset: a dozen or more above
+        // the same quarter-hour the day before (outage reports pile in at once).
+        for o in onsets {
+            let opened = |from: DateTime<Utc>| {
+                g.generate(from, from + Duration::minutes(15))
+                    .iter()
+                    .filter(|m| m.direction == Direction::Inbound && m.external_id.ends_with('0'))
+                    .count()
+            };
+            let (during, day_before) = (opened(o), opened(o - Duration::days(1)));
+            assert!(
+                during >= day_before + 12,
+                "{during} conversations opened in the first 15 minutes at {o}, {day_before} a day earlier"
+            );
+        }
     }
 }
