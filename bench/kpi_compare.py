@@ -18,10 +18,15 @@ Store::ingest). The script exports the messages and conversation facts to Parque
 3. prints the three side by side and fails if any value differs or if carepulse is not at least
    10x faster than pandas and no slower than DuckDB.
 
-The KPI set and its rules are KPI.md's: volumes and categories by message time; response rate,
-FRT mean/median/p90 (nearest rank) and grade of service over actionable conversations started in
-the window; backlog at now; resolution (marked, thanks, auto after 24 h of customer silence) by
-resolution time; sentiment mean over classified inbound messages.
+The KPI set and its rules are KPI.md's, for the window and for the previous window carepulse
+reports deltas against (`deltas.previous.*.base`): inbound and outbound volume, inbound by
+platform and by category, complaints, praise and their ratio, sentiment mean and shares over
+classified inbound messages (by message time); new conversations, response rate, FRT
+mean/median/p90 (nearest rank), grade of service and the FRT histogram over actionable
+conversations started in the window; resolution (marked, thanks, auto after 24 h of customer
+silence; counts by kind), resolved by us, resolution mean and median, handling total and mean
+and first contact resolution (by resolution time); and backlog with its oldest wait at now.
+55 values; every one must be equal in the three.
 """
 
 import argparse
@@ -43,24 +48,34 @@ AUTO = 24 * 3600
 MSG_COLS = ["created_at", "brand", "platform", "direction", "category", "compound"]
 CONV_COLS = [
     "id", "brand", "platform", "first_inbound_at", "first_response_at", "last_message_at",
-    "last_inbound_at", "last_outbound_at", "waiting_since", "replies", "thanks_resolved_at",
-    "marked_resolved_at", "actionable",
+    "last_inbound_at", "last_outbound_at", "waiting_since", "replies", "reopen_count",
+    "thanks_resolved_at", "marked_resolved_at", "actionable",
 ]
-KEYS = [
-    "inbound_volume", "outbound_volume", "complaints", "praise", "conversations_new",
-    "response_rate", "frt_mean_s", "frt_median_s", "frt_p90_s", "gos", "backlog",
-    "backlog_oldest_wait_s", "resolved", "resolved_by_us", "resolution_median_s",
-    "sentiment_mean",
+# Scalar KPIs of one window, compared for the window and for the previous one (carepulse's
+# deltas.previous.*.base), then the ones read at `now` and the maps of the window.
+PREVIOUS_KEYS = [
+    "inbound_volume", "outbound_volume", "complaints", "praise", "complaint_praise_ratio",
+    "sentiment_mean", "sentiment_pos_share", "sentiment_neu_share", "sentiment_neg_share",
+    "conversations_new", "response_rate", "frt_mean_s", "frt_median_s", "frt_p90_s", "gos",
+    "resolved", "resolved_marked", "resolved_thanks", "resolved_auto", "resolved_by_us",
+    "resolution_mean_s", "resolution_median_s", "handling_total_s", "handling_mean_s", "fcr_rate",
 ]
+KEYS = PREVIOUS_KEYS + ["backlog", "backlog_oldest_wait_s"]
+MAP_KEYS = ["by_platform", "by_category", "frt_histogram"]
 
 
-def window(name, now):
-    """[start, end) in UTC for today/yesterday/week/month (UTC zone)."""
+def windows(name, now):
+    """[start, end) in UTC for today/yesterday/week/month (UTC zone), and the previous window
+    carepulse compares it with (the same span just before; for today, yesterday up to the same
+    time of day)."""
     today = datetime(now.year, now.month, now.day, tzinfo=timezone.utc)
     if name == "today":
-        return int(today.timestamp()), int(now.timestamp())
-    days = {"yesterday": 1, "week": 7, "month": 30}[name]
-    return int((today - timedelta(days=days)).timestamp()), int(today.timestamp())
+        start, end, span = int(today.timestamp()), int(now.timestamp()), 86400
+    else:
+        days = {"yesterday": 1, "week": 7, "month": 30}[name]
+        start, end = int((today - timedelta(days=days)).timestamp()), int(today.timestamp())
+        span = days * 86400
+    return [(start, end), (start - span, end - span)]
 
 
 def export(db, out_dir):
@@ -85,25 +100,53 @@ def nearest_rank(sorted_values, p):
     return int(sorted_values[max(1, min(n, math.ceil(p * n))) - 1])
 
 
-def kpis_pandas(paths, start, end, now):
-    m = pd.read_parquet(paths["messages"], columns=MSG_COLS)
-    c = pd.read_parquet(paths["conversations"], columns=CONV_COLS)
+def share(n, d):
+    return n / d if d else None
+
+
+def ratio(complaints, praise):
+    """complaints / praise; None when both are 0, "inf" when only praise is (as carepulse's
+    JSON says it with complaint_praise_ratio_infinite)."""
+    if praise:
+        return complaints / praise
+    return "inf" if complaints else None
+
+
+def histogram(frt, unanswered):
+    edges = [("0-1h", 0, 3600), ("1-4h", 3600, 4 * 3600), ("4-8h", 4 * 3600, 8 * 3600),
+             ("8-24h", 8 * 3600, 24 * 3600), ("24h+", 24 * 3600, None)]
+    h = {k: int(((frt >= lo) & (frt < hi)).sum()) if hi else int((frt >= lo).sum())
+         for k, lo, hi in edges}
+    h["unanswered"] = int(unanswered)
+    return h
+
+
+def pandas_window(m, c, start, end, now):
+    """The KPI set of one window [start, end) at `now`, with pandas."""
     r = {}
     w = m[(m.created_at >= start) & (m.created_at < end)]
     inbound = w[w.direction == "inbound"]
     r["inbound_volume"] = int(len(inbound))
     r["outbound_volume"] = int((w.direction == "outbound").sum())
+    r["by_platform"] = {k: int(v) for k, v in inbound.platform.value_counts().items()}
+    r["by_category"] = {k: int(v) for k, v in inbound.category.dropna().value_counts().items()}
     r["complaints"] = int((inbound.category == "complaint").sum())
     r["praise"] = int((inbound.category == "praise").sum())
+    r["complaint_praise_ratio"] = ratio(r["complaints"], r["praise"])
     classified = inbound.compound.dropna()
-    r["sentiment_mean"] = float(classified.mean()) if len(classified) else None
+    n = len(classified)
+    r["sentiment_mean"] = float(classified.mean()) if n else None
+    pos, neg = int((classified >= 0.05).sum()), int((classified <= -0.05).sum())
+    r["sentiment_pos_share"] = share(pos, n)
+    r["sentiment_neg_share"] = share(neg, n)
+    r["sentiment_neu_share"] = share(n - pos - neg, n)
 
     started = c[(c.first_inbound_at >= start) & (c.first_inbound_at < end)]
     r["conversations_new"] = int(len(started))
     act = started[started.actionable == 1]
     reply = act.first_response_at.where(act.first_response_at <= now)
     frt = (reply - act.first_inbound_at).dropna().sort_values()
-    r["response_rate"] = float(len(frt) / len(act)) if len(act) else None
+    r["response_rate"] = share(len(frt), len(act))
     r["frt_mean_s"] = float(frt.mean()) if len(frt) else None
     r["frt_median_s"] = float(frt.median()) if len(frt) else None
     r["frt_p90_s"] = nearest_rank(frt.to_numpy(), 0.9)
@@ -111,17 +154,13 @@ def kpis_pandas(paths, start, end, now):
     misses = int((frt > SLA).sum()) + int(
         (reply.isna() & (now - act.first_inbound_at > SLA)).sum()
     )
-    r["gos"] = hits / (hits + misses) if hits + misses else None
-
-    waiting = c[c.waiting_since.notna() & (c.actionable == 1) & (c.waiting_since <= now)]
-    r["backlog"] = int(len(waiting))
-    r["backlog_oldest_wait_s"] = int(now - waiting.waiting_since.min()) if len(waiting) else None
+    r["gos"] = share(hits, hits + misses)
+    r["frt_histogram"] = histogram(frt, len(act) - len(frt))
 
     has_first = c.first_inbound_at.notna()
-    explicit = pd.concat(
-        [c.marked_resolved_at.where(c.marked_resolved_at <= now),
-         c.thanks_resolved_at.where(c.thanks_resolved_at <= now)], axis=1
-    ).min(axis=1)
+    marked = c.marked_resolved_at.where(c.marked_resolved_at <= now)
+    thanks = c.thanks_resolved_at.where(c.thanks_resolved_at <= now)
+    explicit = pd.concat([marked, thanks], axis=1).min(axis=1)
     auto_ok = (
         c.waiting_since.isna()
         & c.last_outbound_at.notna()
@@ -130,28 +169,70 @@ def kpis_pandas(paths, start, end, now):
         & (now - c.last_outbound_at >= AUTO)
     )
     resolved_at = explicit.where(explicit.notna(), c.last_outbound_at.where(auto_ok))
-    res = c[has_first & resolved_at.notna() & (resolved_at >= start) & (resolved_at < end)]
-    at = resolved_at[res.index]
+    in_window = has_first & resolved_at.notna() & (resolved_at >= start) & (resolved_at < end)
+    res = c[in_window]
+    at = resolved_at[in_window]
     r["resolved"] = int(len(res))
-    r["resolved_by_us"] = int((res.replies >= 1).sum())
+    # Marked wins a tie with thanks; auto only when neither applies.
+    is_marked = marked[in_window].notna() & (marked[in_window] == at)
+    is_thanks = ~is_marked & thanks[in_window].notna() & (thanks[in_window] == at)
+    r["resolved_marked"] = int(is_marked.sum())
+    r["resolved_thanks"] = int(is_thanks.sum())
+    r["resolved_auto"] = int(len(res) - is_marked.sum() - is_thanks.sum())
     times = (at - res.first_inbound_at).clip(lower=0)
+    r["resolution_mean_s"] = float(times.mean()) if len(times) else None
     r["resolution_median_s"] = float(times.median()) if len(times) else None
+    by_us = res.replies >= 1
+    r["resolved_by_us"] = int(by_us.sum())
+    handled = by_us & res.first_response_at.notna()
+    handling = (at[handled] - res.first_response_at[handled]).clip(lower=0)
+    r["handling_total_s"] = int(handling.sum())
+    r["handling_mean_s"] = float(handling.mean()) if len(handling) else None
+    fcr = int((by_us & (res.replies == 1) & (res.reopen_count == 0)).sum())
+    r["fcr_rate"] = share(fcr, r["resolved_by_us"])
     return r
 
 
-def kpis_duckdb(paths, start, end, now):
-    con = duckdb.connect()
-    msg, conv = paths["messages"], paths["conversations"]
+def pandas_at_now(c, now):
+    waiting = c[c.waiting_since.notna() & (c.actionable == 1) & (c.waiting_since <= now)]
+    oldest = int(now - waiting.waiting_since.min()) if len(waiting) else None
+    return {"backlog": int(len(waiting)), "backlog_oldest_wait_s": oldest}
+
+
+def kpis_pandas(paths, windows, now):
+    m = pd.read_parquet(paths["messages"], columns=MSG_COLS)
+    c = pd.read_parquet(paths["conversations"], columns=CONV_COLS)
+    r = pandas_window(m, c, *windows[0], now)
+    r.update(pandas_at_now(c, now))
+    r["previous"] = pandas_window(m, c, *windows[1], now)
+    return r
+
+
+def duckdb_window(con, msg, conv, start, end, now):
+    """The KPI set of one window [start, end) at `now`, in DuckDB SQL over the Parquet files."""
     q = lambda sql: con.execute(sql).fetchone()
     r = {}
     row = q(f"""
         SELECT count(*) FILTER (direction = 'inbound'), count(*) FILTER (direction = 'outbound'),
                count(*) FILTER (direction = 'inbound' AND category = 'complaint'),
                count(*) FILTER (direction = 'inbound' AND category = 'praise'),
-               avg(compound) FILTER (direction = 'inbound')
+               avg(compound) FILTER (direction = 'inbound'),
+               count(compound) FILTER (direction = 'inbound'),
+               count(*) FILTER (direction = 'inbound' AND compound >= 0.05),
+               count(*) FILTER (direction = 'inbound' AND compound <= -0.05)
         FROM '{msg}' WHERE created_at >= {start} AND created_at < {end}""")
     (r["inbound_volume"], r["outbound_volume"], r["complaints"], r["praise"],
-     r["sentiment_mean"]) = row
+     r["sentiment_mean"], n, pos, neg) = row
+    r["complaint_praise_ratio"] = ratio(r["complaints"], r["praise"])
+    r["sentiment_pos_share"] = share(pos, n)
+    r["sentiment_neg_share"] = share(neg, n)
+    r["sentiment_neu_share"] = share(n - pos - neg, n)
+    for key, col in (("by_platform", "platform"), ("by_category", "category")):
+        rows = con.execute(f"""
+            SELECT {col}, count(*) FROM '{msg}'
+            WHERE created_at >= {start} AND created_at < {end} AND direction = 'inbound'
+              AND {col} IS NOT NULL GROUP BY {col}""").fetchall()
+        r[key] = {k: int(v) for k, v in rows}
     row = q(f"""
         WITH s AS (SELECT * FROM '{conv}' WHERE first_inbound_at >= {start} AND first_inbound_at < {end}),
         a AS (SELECT first_inbound_at AS f, CASE WHEN first_response_at <= {now}
@@ -161,27 +242,52 @@ def kpis_duckdb(paths, start, end, now):
         SELECT (SELECT count(*) FROM s), count(frt) / nullif(count(*), 0), avg(frt), median(frt),
                (SELECT frt FROM ranked WHERE rn = greatest(1, ceil(0.9 * n))),
                count(*) FILTER (frt <= {SLA}),
-               count(*) FILTER (frt > {SLA} OR (frt IS NULL AND {now} - f > {SLA}))
+               count(*) FILTER (frt > {SLA} OR (frt IS NULL AND {now} - f > {SLA})),
+               count(*) FILTER (frt < 3600), count(*) FILTER (frt >= 3600 AND frt < 14400),
+               count(*) FILTER (frt >= 14400 AND frt < 28800),
+               count(*) FILTER (frt >= 28800 AND frt < 86400), count(*) FILTER (frt >= 86400),
+               count(*) FILTER (frt IS NULL)
         FROM a""")
     r["conversations_new"], r["response_rate"], r["frt_mean_s"], r["frt_median_s"], r["frt_p90_s"] = row[:5]
     hits, misses = row[5], row[6]
-    r["gos"] = hits / (hits + misses) if hits + misses else None
-    row = q(f"""SELECT count(*), {now} - min(waiting_since) FROM '{conv}'
-               WHERE waiting_since IS NOT NULL AND actionable = 1 AND waiting_since <= {now}""")
-    r["backlog"], r["backlog_oldest_wait_s"] = row
+    r["gos"] = share(hits, hits + misses)
+    r["frt_histogram"] = dict(zip(["0-1h", "1-4h", "4-8h", "8-24h", "24h+", "unanswered"], row[7:13]))
     row = q(f"""
         WITH x AS (
-          SELECT *, coalesce(
-              least(CASE WHEN marked_resolved_at <= {now} THEN marked_resolved_at END,
-                    CASE WHEN thanks_resolved_at <= {now} THEN thanks_resolved_at END),
+          SELECT *,
+              CASE WHEN marked_resolved_at <= {now} THEN marked_resolved_at END AS marked,
+              CASE WHEN thanks_resolved_at <= {now} THEN thanks_resolved_at END AS thanks,
               CASE WHEN waiting_since IS NULL AND last_outbound_at IS NOT NULL
                         AND (last_inbound_at IS NULL OR last_outbound_at >= last_inbound_at)
                         AND last_outbound_at = last_message_at
-                        AND {now} - last_outbound_at >= {AUTO} THEN last_outbound_at END) AS res_at
-          FROM '{conv}' WHERE first_inbound_at IS NOT NULL)
-        SELECT count(*), count(*) FILTER (replies >= 1), median(greatest(res_at - first_inbound_at, 0))
-        FROM x WHERE res_at >= {start} AND res_at < {end}""")
-    r["resolved"], r["resolved_by_us"], r["resolution_median_s"] = row
+                        AND {now} - last_outbound_at >= {AUTO} THEN last_outbound_at END AS auto
+          FROM '{conv}' WHERE first_inbound_at IS NOT NULL),
+        y AS (SELECT *, coalesce(least(marked, thanks), auto) AS res_at FROM x)
+        SELECT count(*), count(*) FILTER (marked = res_at),
+               count(*) FILTER (thanks = res_at AND marked IS DISTINCT FROM res_at),
+               avg(greatest(res_at - first_inbound_at, 0)),
+               median(greatest(res_at - first_inbound_at, 0)),
+               count(*) FILTER (replies >= 1),
+               sum(greatest(res_at - first_response_at, 0)) FILTER (replies >= 1),
+               avg(greatest(res_at - first_response_at, 0)) FILTER (replies >= 1),
+               count(*) FILTER (replies = 1 AND reopen_count = 0)
+        FROM y WHERE res_at >= {start} AND res_at < {end}""")
+    (r["resolved"], r["resolved_marked"], r["resolved_thanks"], r["resolution_mean_s"],
+     r["resolution_median_s"], r["resolved_by_us"], handling_total, r["handling_mean_s"], fcr) = row
+    r["resolved_auto"] = r["resolved"] - r["resolved_marked"] - r["resolved_thanks"]
+    r["handling_total_s"] = int(handling_total or 0)
+    r["fcr_rate"] = share(fcr, r["resolved_by_us"])
+    return r
+
+
+def kpis_duckdb(paths, windows, now):
+    con = duckdb.connect()
+    msg, conv = paths["messages"], paths["conversations"]
+    r = duckdb_window(con, msg, conv, *windows[0], now)
+    row = con.execute(f"""SELECT count(*), {now} - min(waiting_since) FROM '{conv}'
+               WHERE waiting_since IS NOT NULL AND actionable = 1 AND waiting_since <= {now}""").fetchone()
+    r["backlog"], r["backlog_oldest_wait_s"] = row
+    r["previous"] = duckdb_window(con, msg, conv, *windows[1], now)
     con.close()
     return r
 
@@ -193,7 +299,12 @@ def kpis_carepulse(binary, db, window_name, now_s):
         check=True, capture_output=True,
     ).stdout
     j = json.loads(out)
-    return {k: j[k] for k in KEYS}
+    r = {k: j[k] for k in KEYS + MAP_KEYS}
+    if j.get("complaint_praise_ratio_infinite"):
+        r["complaint_praise_ratio"] = "inf"
+    base = j["deltas"]["previous"]["metrics"]
+    r["previous"] = {k: base[k]["base"] if k in base else None for k in PREVIOUS_KEYS}
+    return r
 
 
 def peak_rss_mb(binary, db, window_name, now_s):
@@ -217,9 +328,20 @@ def timed(fn, runs):
 
 
 def same(a, b):
-    if a is None or b is None:
-        return a is None and b is None
+    if isinstance(a, dict) or isinstance(b, dict):
+        a, b = a or {}, b or {}
+        return all(same(a.get(k, 0), b.get(k, 0)) for k in set(a) | set(b))
+    if a is None or b is None or a == "inf" or b == "inf":
+        return a == b
     return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9)
+
+
+def fmt(v):
+    if v is None:
+        return "null"
+    if isinstance(v, dict):
+        return " ".join(f"{k}:{v[k]}" for k in sorted(v))
+    return f"{v:.6g}" if isinstance(v, float) else str(v)
 
 
 def main():
@@ -233,23 +355,32 @@ def main():
     args = ap.parse_args()
     now = datetime.fromisoformat(args.now.replace("Z", "+00:00"))
     now_s = int(now.timestamp())
-    start, end = window(args.window, now)
-    paths = export(args.db, args.db + ".export")
+    spans = windows(args.window, now)
+    paths = export(args.db, args.db + ".export2")
 
     cp_t, cp = timed(lambda: kpis_carepulse(args.bin, args.db, args.window, args.now), args.runs)
     peak_mb = peak_rss_mb(args.bin, args.db, args.window, args.now)
-    pd_t, pdr = timed(lambda: kpis_pandas(paths, start, end, now_s), max(3, args.runs // 3))
-    dd_t, ddr = timed(lambda: kpis_duckdb(paths, start, end, now_s), args.runs)
+    pd_t, pdr = timed(lambda: kpis_pandas(paths, spans, now_s), max(3, args.runs // 3))
+    dd_t, ddr = timed(lambda: kpis_duckdb(paths, spans, now_s), args.runs)
 
-    print(f"window {args.window} [{start}, {end}) on {args.db}")
-    print(f"{'metric':24} {'carepulse':>16} {'pandas':>16} {'duckdb':>16}")
+    (start, end), (pstart, pend) = spans
+    print(f"window {args.window} [{start}, {end}), previous [{pstart}, {pend}) on {args.db}")
+    print(f"{'metric':28} {'carepulse':>16} {'pandas':>16} {'duckdb':>16}")
+    rows = [(k, cp[k], pdr[k], ddr[k]) for k in KEYS + MAP_KEYS]
+    rows += [(f"previous.{k}", cp["previous"][k], pdr["previous"][k], ddr["previous"][k])
+             for k in PREVIOUS_KEYS]
     ok = True
-    for k in KEYS:
-        flag = "" if same(cp[k], pdr[k]) and same(cp[k], ddr[k]) else "  MISMATCH"
+    for name, c, p, d in rows:
+        flag = "" if same(c, p) and same(c, d) else "  MISMATCH"
         ok &= flag == ""
-        fmt = lambda v: "null" if v is None else (f"{v:.6g}" if isinstance(v, float) else str(v))
-        print(f"{k:24} {fmt(cp[k]):>16} {fmt(pdr[k]):>16} {fmt(ddr[k]):>16}{flag}")
-    print(f"{'median time (ms)':24} {cp_t * 1000:16.1f} {pd_t * 1000:16.1f} {dd_t * 1000:16.1f}")
+        if isinstance(c, dict):
+            print(f"{name:28}{flag}")
+            for label, v in (("carepulse", c), ("pandas", p), ("duckdb", d)):
+                print(f"    {label:10} {fmt(v)}")
+        else:
+            print(f"{name:28} {fmt(c):>16} {fmt(p):>16} {fmt(d):>16}{flag}")
+    print(f"{len(rows)} values compared, {'all equal' if ok else 'SOME DIFFER'}")
+    print(f"{'median time (ms)':28} {cp_t * 1000:16.1f} {pd_t * 1000:16.1f} {dd_t * 1000:16.1f}")
     print(f"carepulse peak RSS: {peak_mb:.1f} MB; vs pandas {pd_t / cp_t:.1f}x faster, vs DuckDB {dd_t / cp_t:.2f}x")
     if args.db10:
         t10, _ = timed(lambda: kpis_carepulse(args.bin, args.db10, "yesterday", args.now), args.runs)
