@@ -534,7 +534,9 @@ fn validate(
     }
     let redirect_patterns = c.redirect_patterns.unwrap_or(defaults.redirect_patterns);
     for (i, p) in redirect_patterns.iter().enumerate() {
-        if let Err(e) = regex::Regex::new(&format!("(?i){p}")) {
+        // Parsed, not compiled: compiling means building automata (milliseconds for a
+        // Unicode `\w`), which every command would pay at start-up; ingest compiles them.
+        if let Err(e) = regex_syntax::Parser::new().parse(&format!("(?i){p}")) {
             problem(
                 problems,
                 format!("care.redirect_patterns[{i}]"),
@@ -1030,6 +1032,25 @@ mod tests {
     fn unknown_nested_key_has_its_path() {
         let err = parse(&format!("{MINIMAL}[care]\nsla_targte = \"1h\"\n")).expect_err("must fail");
         assert!(err.to_string().contains("care.sla_targte"), "{err}");
+    }
+
+    #[test]
+    fn a_broken_redirect_pattern_is_named_and_a_good_one_passes() {
+        let err = parse(&format!(
+            "{MINIMAL}[care]\nredirect_patterns = ['\\bcall us\\b', 'dm (us']\n"
+        ))
+        .expect_err("must fail");
+        let ConfigError::Invalid { problems, .. } = err else {
+            panic!("expected validation problems, got {err}");
+        };
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].key, "care.redirect_patterns[1]");
+        assert!(
+            problems[0]
+                .problem
+                .contains("not a valid regular expression"),
+            "{problems:?}"
+        );
     }
 
     #[test]
