@@ -954,6 +954,18 @@ impl Store {
         Ok(out)
     }
 
+    /// Runs `read` on a tokio task of its own (with a handle to this store), so a read that
+    /// decodes many blocks runs beside the others instead of taking turns with them.
+    async fn on_own_task<T, Read, Fut>(&self, read: Read) -> Result<T, StoreError>
+    where
+        Read: FnOnce(Store) -> Fut,
+        Fut: std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let task = tokio::spawn(read(self.clone()));
+        task.await.map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
     /// Everything one window's report needs.
     pub async fn window_inputs(
         &self,
@@ -967,12 +979,22 @@ impl Store {
             end: window.end_s(),
             ..filters.clone()
         };
+        // The started and resolved conversations decode the most blocks: on tasks of their
+        // own, so they use every core.
+        let (started_query, resolved_query) = (query.clone(), query.clone());
+        let (sla_target_s, auto_resolve_after_s) = (rules.sla_target_s, rules.auto_resolve_after_s);
         let (messages, tags, inbound_buckets, started, resolved) = futures::try_join!(
             self.message_aggregates(&query),
             self.tag_counts(&query),
             self.inbound_per_day(&query, &window, rules.timezone),
-            self.started_stats(&query, now, rules.sla_target_s),
-            self.resolved_stats(&query, now, rules.auto_resolve_after_s),
+            self.on_own_task(move |store| async move {
+                store.started_stats(&started_query, now, sla_target_s).await
+            }),
+            self.on_own_task(move |store| async move {
+                store
+                    .resolved_stats(&resolved_query, now, auto_resolve_after_s)
+                    .await
+            }),
         )?;
         Ok(WindowInputs {
             window,
@@ -1022,12 +1044,12 @@ impl Store {
             q(end - BADGE_SPAN_S, end),
         );
         // The two window reads decode the most blocks: on tasks of their own, so they run on
-        // both cores.
+        // every core.
         let spawn_window = |w: Window| {
-            let (store, filters, rules) = (self.clone(), filters.clone(), rules.clone());
-            let task =
-                tokio::spawn(async move { store.window_inputs(&filters, w, now, &rules).await });
-            async move { task.await.map_err(|e| StoreError::Task(e.to_string()))? }
+            let (filters, rules) = (filters.clone(), rules.clone());
+            self.on_own_task(move |store| async move {
+                store.window_inputs(&filters, w, now, &rules).await
+            })
         };
         let (current, previous, week_earlier, turnarounds, backlog, praise, loyalty, badge) = futures::try_join!(
             spawn_window(window),
