@@ -73,21 +73,29 @@ fn instant(t: UnixSeconds) -> DateTime<Utc> {
     Utc.timestamp_opt(t, 0).single().unwrap_or_default()
 }
 
+/// The result of a scoped thread (its panic, if it panicked, goes on in this thread).
+fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    handle
+        .join()
+        .unwrap_or_else(|e| std::panic::resume_unwind(e))
+}
+
 /// Builds the full report from the store's rows, as seen at `now`.
 pub fn full_report(inputs: &KpiInputs, now: UnixSeconds, rules: &KpiRules) -> FullReport {
     let cur = &inputs.current;
     let (start, end) = (cur.window.start_s(), cur.window.end_s());
     // The windows compared against are computed on threads of their own, beside the current
     // one: each is a pass over hundreds of thousands of conversations on a month.
-    let (report, previous, week_earlier) = std::thread::scope(|scope| {
+    // So is the badge: a pass over the trailing week's conversations.
+    let (report, previous, week_earlier, badge) = std::thread::scope(|scope| {
         let [previous, week_earlier] = [&inputs.previous, &inputs.week_earlier].map(|w| {
             w.as_ref()
                 .map(|w| scope.spawn(move || (w, compute_window(w, now, rules))))
         });
+        let badge = scope.spawn(|| badges(&inputs.badge, end, now));
         let report = compute_window(cur, now, rules);
-        let [previous, week_earlier] = [previous, week_earlier]
-            .map(|h| h.map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))));
-        (report, previous, week_earlier)
+        let [previous, week_earlier] = [previous, week_earlier].map(|h| h.map(joined));
+        (report, previous, week_earlier, joined(badge))
     });
     let json = report.to_json();
     let compare = |(w, base): (&WindowInputs, Report)| Comparison {
@@ -120,7 +128,7 @@ pub fn full_report(inputs: &KpiInputs, now: UnixSeconds, rules: &KpiRules) -> Fu
         turnarounds_count,
         turnarounds: turnaround_list,
         loyalists: loyalists(&inputs.loyalty),
-        badge: badges(&inputs.badge, end, now),
+        badge,
         deltas: Deltas {
             previous: previous.map(compare),
             week_earlier: week_earlier.map(compare),
