@@ -15,6 +15,7 @@ use crate::kpi::highlights::{
     loyalists, success_stories, turnarounds, Loyalists, SuccessStory, Turnaround,
 };
 use crate::kpi::inputs::{KpiInputs, KpiRules, WindowInputs};
+use crate::kpi::joined;
 use crate::kpi::report::{align, compute_window, human_duration, metric_rows, Report};
 use crate::model::UnixSeconds;
 
@@ -71,13 +72,6 @@ pub struct FullReport {
 
 fn instant(t: UnixSeconds) -> DateTime<Utc> {
     Utc.timestamp_opt(t, 0).single().unwrap_or_default()
-}
-
-/// The result of a scoped thread (its panic, if it panicked, goes on in this thread).
-fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
-    handle
-        .join()
-        .unwrap_or_else(|e| std::panic::resume_unwind(e))
 }
 
 /// Builds the full report from the store's rows, as seen at `now`.

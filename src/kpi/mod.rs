@@ -20,3 +20,10 @@ pub mod window;
 pub use docs::explain;
 pub use full::{full_report, FullReport};
 pub use inputs::{KpiInputs, KpiRules, WindowInputs};
+
+/// The result of a scoped thread (its panic, if it panicked, goes on in this thread).
+pub(crate) fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    handle
+        .join()
+        .unwrap_or_else(|e| std::panic::resume_unwind(e))
+}

@@ -208,7 +208,7 @@ pub fn responsiveness_from(
         r.reply_time_mean_s = mean(&waits);
         r.reply_time_median_s = median(&mut waits);
         match business {
-            Some(h) => h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
+            Some(h) => super::joined(h),
             None => business_times(),
         }
     });
