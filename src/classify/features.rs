@@ -787,7 +787,9 @@ mod tests {
         .to_vec();
         for f in ["vader/tweets_GroundTruth.txt", "complaints-dev.csv"] {
             if let Some(all) = shared_text(f) {
+                let before = texts.len();
                 texts.extend(all.lines().map(str::to_lowercase).filter(|l| l.is_ascii()));
+                assert!(texts.len() > before, "{f} gave no ASCII lines");
             }
         }
         let (mut a, mut b) = (Tokens::default(), Tokens::default());
