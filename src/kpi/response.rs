@@ -159,6 +159,11 @@ pub fn responsiveness(
 /// Answered conversations from which the business-time pass gets a thread of its own.
 const PARALLEL_FROM: usize = 20_000;
 
+/// Mean, median and p90 (nearest rank) of durations, each null when there are none.
+fn mean_median_p90(values: &mut [i64]) -> (Option<f64>, Option<f64>, Option<i64>) {
+    (mean(values), median(values), nearest_rank(values, 0.9))
+}
+
 /// Computes responsiveness from the started conversations' stats.
 pub fn responsiveness_from(
     stats: &StartedStats,
@@ -177,10 +182,7 @@ pub fn responsiveness_from(
             .iter()
             .map(|&(first, f)| calendar.seconds(first, first + f))
             .collect();
-        let mean = mean(&business);
-        let median = median(&mut business);
-        let p90 = nearest_rank(&mut business, 0.9);
-        (mean, median, p90)
+        mean_median_p90(&mut business)
     };
     let business = std::thread::scope(|scope| {
         let business = (stats.answered.len() >= PARALLEL_FROM).then(|| scope.spawn(business_times));
@@ -201,9 +203,7 @@ pub fn responsiveness_from(
         if hits + misses > 0 {
             r.gos = Some(hits as f64 / (hits + misses) as f64);
         }
-        r.frt_mean_s = mean(&frts);
-        r.frt_median_s = median(&mut frts);
-        r.frt_p90_s = nearest_rank(&mut frts, 0.9);
+        (r.frt_mean_s, r.frt_median_s, r.frt_p90_s) = mean_median_p90(&mut frts);
         let mut waits = stats.reply_waits.clone();
         r.reply_time_mean_s = mean(&waits);
         r.reply_time_median_s = median(&mut waits);
