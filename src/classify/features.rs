@@ -145,11 +145,44 @@ pub fn tokenize(lower: &str, out: &mut Vec<String>) {
     out.extend(t.iter().map(str::to_string));
 }
 
+/// Byte classes of the ASCII tokenizer.
+const OTHER: u8 = 0;
+const LETTER: u8 = 1;
+const DIGIT: u8 = 2;
+const APOSTROPHE: u8 = 3;
+const MARK: u8 = 4;
+
+/// The class of each byte: letters, digits, `'` and `` ` `` (an apostrophe inside a word),
+/// `?` and `!` (tokens of their own), and everything else (a separator).
+static ASCII_CLASS: [u8; 256] = {
+    let mut t = [OTHER; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = if b.is_ascii_alphabetic() {
+            LETTER
+        } else if b.is_ascii_digit() {
+            DIGIT
+        } else if b == b'\'' || b == b'`' {
+            APOSTROPHE
+        } else if b == b'?' || b == b'!' {
+            MARK
+        } else {
+            OTHER
+        };
+        i += 1;
+    }
+    t
+};
+
 /// Tokens of one text, stored in one buffer (no allocation per token once warmed up).
 #[derive(Debug, Default, Clone)]
 pub struct Tokens {
     buf: String,
     spans: Vec<(u32, u32)>,
+    /// How many `?` and `!` tokens the text gave: as many as it has `?` and `!` characters.
+    qmarks: usize,
+    bangs: usize,
 }
 
 impl Tokens {
@@ -187,47 +220,101 @@ impl Tokens {
     /// `tokenize`, into this buffer.
     pub fn split(&mut self, lower: &str) {
         if lower.is_ascii() {
-            self.split_ascii(lower.as_bytes());
+            self.split_ascii(lower);
         } else {
             self.split_chars(lower);
         }
     }
 
-    /// `split_chars` for ASCII text, byte by byte: the same tokens without decoding UTF-8 or
-    /// asking the Unicode tables (for ASCII, alphanumeric is ASCII alphanumeric, and the
-    /// only symbol tokens are `?` and `!`).
-    fn split_ascii(&mut self, lower: &[u8]) {
-        self.buf.clear();
+    /// How many `?` characters the split text has.
+    pub fn question_marks(&self) -> usize {
+        self.qmarks
+    }
+
+    /// How many `!` characters the split text has.
+    pub fn exclamation_marks(&self) -> usize {
+        self.bangs
+    }
+
+    /// Adds the one-character token `?` or `!` at the end of the buffer.
+    fn push_mark(&mut self, mark: char) {
+        if mark == '?' {
+            self.qmarks += 1;
+        } else {
+            self.bangs += 1;
+        }
+        let a = self.buf.len();
+        self.buf.push(mark);
+        self.spans.push((a as u32, self.buf.len() as u32));
+    }
+
+    /// `split_chars` for ASCII text: the same tokens without decoding UTF-8 or asking the
+    /// Unicode tables (for ASCII, alphanumeric is ASCII alphanumeric, and the only symbol
+    /// tokens are `?` and `!`), one table lookup per byte.
+    fn split_ascii(&mut self, lower: &str) {
+        let mut buf = std::mem::take(&mut self.buf).into_bytes();
+        buf.clear();
+        buf.reserve(lower.len());
         self.spans.clear();
-        let mut start = 0usize;
-        for &b in lower {
-            let b = if b == b'`' { b'\'' } else { b };
-            let in_word = self.buf.len() > start;
-            if b.is_ascii_alphanumeric() || (b == b'\'' && in_word) {
-                if b.is_ascii_digit() {
-                    if !(in_word && self.buf.as_bytes().last() == Some(&b'0')) {
-                        self.buf.push('0');
-                    }
-                } else {
-                    self.buf.push(char::from(b));
-                }
-            } else {
-                self.close_word(start);
-                if b == b'?' || b == b'!' {
-                    let a = self.buf.len();
-                    self.buf.push(char::from(b));
-                    self.spans.push((a as u32, self.buf.len() as u32));
-                }
-                start = self.buf.len();
+        (self.qmarks, self.bangs) = (0, 0);
+        // Ends the word begun at `start` (if any), trimming trailing apostrophes.
+        #[inline]
+        fn close(buf: &mut Vec<u8>, spans: &mut Vec<(u32, u32)>, start: usize) {
+            let mut end = buf.len();
+            while end > start && buf[end - 1] == b'\'' {
+                end -= 1;
+            }
+            buf.truncate(end);
+            if end > start {
+                spans.push((start as u32, end as u32));
             }
         }
-        self.close_word(start);
+        let mut start = 0usize;
+        for &c in lower.as_bytes() {
+            match ASCII_CLASS[usize::from(c)] {
+                LETTER => buf.push(c),
+                DIGIT => {
+                    if !(buf.len() > start && buf.last() == Some(&b'0')) {
+                        buf.push(b'0');
+                    }
+                }
+                APOSTROPHE => {
+                    if buf.len() > start {
+                        buf.push(b'\'');
+                    }
+                }
+                class => {
+                    if buf.len() > start {
+                        close(&mut buf, &mut self.spans, start);
+                    }
+                    if class == MARK {
+                        if c == b'?' {
+                            self.qmarks += 1;
+                        } else {
+                            self.bangs += 1;
+                        }
+                        self.spans.push((buf.len() as u32, buf.len() as u32 + 1));
+                        buf.push(c);
+                    }
+                    start = buf.len();
+                }
+            }
+        }
+        if buf.len() > start {
+            close(&mut buf, &mut self.spans, start);
+        }
+        // Only ASCII bytes were pushed, so this is valid UTF-8 and never takes the lossy path.
+        self.buf = match String::from_utf8(buf) {
+            Ok(s) => s,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        };
     }
 
     /// `tokenize`, into this buffer, for any text.
     fn split_chars(&mut self, lower: &str) {
         self.buf.clear();
         self.spans.clear();
+        (self.qmarks, self.bangs) = (0, 0);
         let mut start = 0usize;
         for ch in lower.chars() {
             let ch = if ch == '’' || ch == '`' { '\'' } else { ch };
@@ -242,7 +329,9 @@ impl Tokens {
                 }
             } else {
                 self.close_word(start);
-                if ch == '?' || ch == '!' || (!ch.is_ascii() && !ch.is_whitespace()) {
+                if ch == '?' || ch == '!' {
+                    self.push_mark(ch);
+                } else if !ch.is_ascii() && !ch.is_whitespace() {
                     let a = self.buf.len();
                     self.buf.push(ch);
                     self.spans.push((a as u32, self.buf.len() as u32));
@@ -573,8 +662,8 @@ impl RawCues {
     }
 }
 
-/// Cues of the clean text: whether it has a `?`, how many `!` (counted word by word; both
-/// are ASCII, so counting bytes counts characters), and `has_caps_word`
+/// Cues of the clean text: whether it has a `?`, how many `!` (counted by the tokenizer),
+/// and `has_caps_word`
 /// (scanned for only when three ASCII capitals stand in a row).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 struct CleanCues {
@@ -584,12 +673,13 @@ struct CleanCues {
 }
 
 impl CleanCues {
-    fn of(clean: &str) -> Self {
+    /// The cues of `clean`, whose lower-cased tokens are `tokens` (they count the `?` and `!`:
+    /// lower-casing neither makes nor removes one).
+    fn of(clean: &str, tokens: &Tokens) -> Self {
         let b = clean.as_bytes();
-        let [q, bang] = super::bytescan::count_bytes(b, [b'?', b'!']);
         CleanCues {
-            qmark: q > 0,
-            bangs: bang,
+            qmark: tokens.question_marks() > 0,
+            bangs: tokens.exclamation_marks(),
             // A word of three or more ASCII capitals holds three capitals in a row: texts
             // without (most) skip the word scan.
             caps: super::bytescan::has_three_capitals(b) && has_caps_word(clean),
@@ -723,7 +813,7 @@ pub fn extract_into(
     // The substring searches run only for texts with a '/' or a '.'.
     let has_url = (rc.slash && (raw.contains("http://") || raw.contains("https://")))
         || (rc.dot && raw.contains("www."));
-    let cc = CleanCues::of(clean);
+    let cc = CleanCues::of(clean, tokens);
     let caps = cc.caps;
     let dense: [(u32, f32); 20] = [
         (1, s.compound as f32),
@@ -780,6 +870,7 @@ mod tests {
             "a'b'' c`d` `e",
             "12ab34 0 00x0 a1b2c3 1'2 '9",
             "what?! no!! ?x! #123 @a_b-c",
+            "MiXeD Case? ABC`s 9`9 x``y a''b",
             "don't won`t it's'' ''tis",
             "\t\x0b\x00\x7f~ a",
         ]
@@ -794,9 +885,12 @@ mod tests {
         }
         let (mut a, mut b) = (Tokens::default(), Tokens::default());
         for t in &texts {
-            a.split_ascii(t.as_bytes());
+            a.split_ascii(t);
             b.split_chars(t);
             assert!(a.iter().eq(b.iter()), "{t:?}");
+            let marks = (t.matches('?').count(), t.matches('!').count());
+            assert_eq!((a.question_marks(), a.exclamation_marks()), marks, "{t:?}");
+            assert_eq!((b.question_marks(), b.exclamation_marks()), marks, "{t:?}");
         }
     }
 
@@ -947,7 +1041,9 @@ mod tests {
                 (t.contains('/'), t.contains('.')),
                 "{t:?}"
             );
-            let c = CleanCues::of(t);
+            let mut tokens = Tokens::default();
+            tokens.split(&t.to_lowercase());
+            let c = CleanCues::of(t, &tokens);
             let want = CleanCues {
                 qmark: t.contains('?'),
                 bangs: t.matches('!').count(),

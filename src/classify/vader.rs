@@ -558,22 +558,22 @@ impl FastVader {
                     continue;
                 }
             }
-            // Find the end of the token.
+            // Find the end of the token: runs of ASCII non-space bytes by table lookup, each
+            // non-ASCII character on its own.
             let start = i;
             while i < n {
-                let b = bytes[i];
-                if b < 0x80 {
-                    if is_ascii_py_space(b) {
-                        break;
-                    }
-                    i += 1;
-                } else {
-                    let c = text[i..].chars().next().unwrap_or(' ');
-                    if is_py_space(c) {
-                        break;
-                    }
-                    i += c.len_utf8();
+                i += bytes[i..]
+                    .iter()
+                    .position(|&b| TOKEN_STOP[usize::from(b)])
+                    .unwrap_or(n - i);
+                if i == n || bytes[i] < 0x80 {
+                    break;
                 }
+                let c = text[i..].chars().next().unwrap_or(' ');
+                if is_py_space(c) {
+                    break;
+                }
+                i += c.len_utf8();
             }
             let raw = &text[start..i];
             // `_strip_punc_if_word`.
@@ -832,9 +832,21 @@ impl FastVader {
     }
 }
 
-fn is_ascii_py_space(b: u8) -> bool {
+const fn is_ascii_py_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f)
 }
+
+/// Bytes where an ASCII run of a token stops: Python's ASCII whitespace, and every byte of a
+/// non-ASCII character (whose whitespace-ness `is_py_space` decides).
+static TOKEN_STOP: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = i >= 0x80 || is_ascii_py_space(i as u8);
+        i += 1;
+    }
+    t
+};
 
 fn scalar_inc_dec(word: &Tok, valence: f64, cap_diff: bool) -> f64 {
     let mut scalar = 0.0_f64;
