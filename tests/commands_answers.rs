@@ -349,3 +349,35 @@ async fn autocomplete_suggests_values_from_the_data() {
         .contains(&"frt_median_s".to_string()));
     assert!(app.suggest("colour", "").await.is_empty());
 }
+
+/// A brand or product that names nothing is a usage error listing the names there are (stored
+/// and configured), never an all-zero report; a name in another case reads as the known one.
+#[tokio::test]
+async fn unknown_filter_names_are_usage_errors_that_list_the_known_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = scenario(dir.path()).await;
+    let typo = app.answer("/kpi week brand:Acne", now()).await;
+    assert!(typo.ephemeral, "{typo:?}");
+    assert_eq!(
+        typo.lines[0],
+        "unknown brand 'Acne': try brand:Acme, brand:Northwind"
+    );
+    let product = app.answer("/kpi backlog product:kettle", now()).await;
+    assert!(product.ephemeral, "{product:?}");
+    assert!(
+        product.lines[0].starts_with("unknown product 'kettle': try ")
+            && product.lines[0].contains("product:\"Smart Kettle\"")
+            && product.lines[0].contains("product:router"),
+        "{product:?}"
+    );
+    let folded = app
+        .answer(r#"/kpi yesterday brand:acme product:"smart kettle""#, now())
+        .await;
+    assert!(!folded.ephemeral, "{folded:?}");
+    assert!(
+        folded.title.contains("brand Acme") && folded.title.contains("product Smart Kettle"),
+        "{}",
+        folded.title
+    );
+    assert!(folded.summary.contains("2 mentions"), "{}", folded.summary);
+}

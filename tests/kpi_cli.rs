@@ -318,6 +318,49 @@ async fn filters_cut_every_read() {
     assert_eq!(j["complaint_praise_ratio_infinite"], true);
 }
 
+/// `--brand` and `--product` naming nothing stored or configured fail with the names there
+/// are; another case of a known name reads as that name.
+#[tokio::test]
+async fn unknown_brand_or_product_is_an_error_naming_the_known_ones() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = scenario(&dir.path().join("k.db")).await;
+    let run = |scope: ReportScope| {
+        let store = &store;
+        async move {
+            let args = KpiArgs {
+                command: None,
+                scope,
+                format: KpiFormat::Json,
+            };
+            let mut out = Vec::new();
+            run_kpi(args, store, &config(), at(DAY + 86400 + 8 * H), &mut out)
+                .await
+                .map(|()| out)
+        }
+    };
+    let mut s = scope("yesterday");
+    s.brand = Some("Acem".into());
+    let e = run(s).await.expect_err("unknown brand");
+    assert_eq!(
+        e.to_string(),
+        "unknown brand 'Acem': try --brand Acme, --brand Zeta"
+    );
+    let mut s = scope("yesterday");
+    s.product = Some("routers".into());
+    let e = run(s).await.expect_err("unknown product");
+    assert!(
+        e.to_string()
+            .starts_with("unknown product 'routers': try --product "),
+        "{e}"
+    );
+    assert!(e.to_string().contains("--product router"), "{e}");
+    let mut s = scope("yesterday");
+    s.brand = Some("ACME".into());
+    let folded: serde_json::Value =
+        serde_json::from_slice(&run(s).await.expect("case-folded brand")).expect("json");
+    assert_eq!(folded, json(&store, scope("yesterday")).await);
+}
+
 #[tokio::test]
 async fn text_and_export() {
     let dir = tempfile::tempdir().expect("dir");

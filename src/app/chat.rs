@@ -51,10 +51,16 @@ impl App {
                 )),
             };
         }
-        let command = match commands::parse(line) {
+        let mut command = match commands::parse(line) {
             Ok(c) => c,
             Err(usage) => return Post::usage_error(usage),
         };
+        if let Some(filters) = command.filters_mut() {
+            match self.resolve_filters(std::mem::take(filters)).await {
+                Ok(known) => *filters = known,
+                Err(unknown) => return Post::usage_error(unknown),
+            }
+        }
         match self.answer_command(command, now).await {
             Ok(post) => post,
             Err(e) => {
@@ -70,6 +76,15 @@ impl App {
                 }
             }
         }
+    }
+
+    /// `commands::resolve_filters` against the brands and products with stored data and
+    /// those of the configuration. If the stored names cannot be read, the filters pass as
+    /// typed (the report itself then says what went wrong).
+    pub async fn resolve_filters(&self, filters: Filters) -> Result<Filters, String> {
+        crate::cli::kpi::resolve_filters(&self.store, &self.config, filters)
+            .await
+            .map_err(|e| e.chat_message())
     }
 
     /// Answers a parsed command.

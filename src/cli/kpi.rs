@@ -9,13 +9,14 @@ use anyhow::{bail, Context};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 
+use crate::commands::{Filters, UnknownName};
 use crate::config::Config;
 use crate::kpi::inputs::KpiRules;
 use crate::kpi::resolution::resolved_at;
 use crate::kpi::window::{resolve, Window, WindowSpec};
 use crate::kpi::{explain, full_report};
 use crate::model::{Platform, ReportQuery};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// Output format of `carepulse kpi`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -89,6 +90,23 @@ impl ReportScope {
         }
     }
 
+    /// `--brand` and `--product` checked against the known names (`resolve_filters`): a
+    /// name in another case becomes the known one, an unknown name is an error listing the
+    /// known ones.
+    pub async fn check_names(&mut self, store: &Store, config: &Config) -> anyhow::Result<()> {
+        let given = Filters {
+            brand: self.brand.take(),
+            platform: self.platform,
+            product: self.product.take(),
+        };
+        let known = resolve_filters(store, config, given)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.cli_message()))?;
+        self.brand = known.brand;
+        self.product = known.product;
+        Ok(())
+    }
+
     fn rules(&self, config: &Config) -> KpiRules {
         let mut rules = KpiRules::from_config(config);
         if let Some(tz) = self.tz {
@@ -96,6 +114,31 @@ impl ReportScope {
         }
         rules
     }
+}
+
+/// `commands::resolve_filters` against the brands and products with stored data and those of
+/// `config`. If the stored names cannot be read, the filters pass as typed (the report itself
+/// then says what went wrong).
+pub async fn resolve_filters(
+    store: &Store,
+    config: &Config,
+    filters: Filters,
+) -> Result<Filters, UnknownName> {
+    if filters.brand.is_none() && filters.product.is_none() {
+        return Ok(filters);
+    }
+    let stored =
+        async { Ok::<_, StoreError>((store.known_brands().await?, store.known_products().await?)) };
+    let (mut brands, mut products) = match stored.await {
+        Ok(names) => names,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the stored brand and product names");
+            return Ok(filters);
+        }
+    };
+    brands.extend(config.brands.iter().map(|b| b.name.clone()));
+    products.extend(config.products.iter().map(|p| p.name.clone()));
+    crate::commands::resolve_filters(filters, &brands, &products)
 }
 
 /// `carepulse kpi`: the KPI report of a window.
@@ -123,7 +166,7 @@ pub enum KpiCommand {
 
 /// Runs `carepulse kpi`.
 pub async fn run_kpi(
-    args: KpiArgs,
+    mut args: KpiArgs,
     store: &Store,
     config: &Config,
     now: DateTime<Utc>,
@@ -132,6 +175,7 @@ pub async fn run_kpi(
     if let Some(KpiCommand::Explain { name }) = &args.command {
         return explain_metric(name, out);
     }
+    args.scope.check_names(store, config).await?;
     let now = args.scope.now.unwrap_or(now);
     let rules = args.scope.rules(config);
     let spec = args.scope.spec()?;
@@ -211,12 +255,13 @@ pub const EXPORT_COLUMNS: [&str; 15] = [
 /// Runs `carepulse export`. Instants are RFC 3339 in the report's zone; `sentiment` is the
 /// compound score of the opening message; `resolved_at` is empty while unresolved at now.
 pub async fn run_export(
-    args: ExportArgs,
+    mut args: ExportArgs,
     store: &Store,
     config: &Config,
     now: DateTime<Utc>,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
+    args.scope.check_names(store, config).await?;
     let now = args.scope.now.unwrap_or(now);
     let rules = args.scope.rules(config);
     let window: Window = resolve(args.scope.spec()?, now, rules.timezone);

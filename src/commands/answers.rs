@@ -59,7 +59,7 @@ pub fn answer_help() -> Post {
             "/kpi export [window] — one CSV row per conversation (default: yesterday)".into(),
             "/kpi explain NAME — what a metric means and how it is computed, e.g. /kpi explain gos".into(),
             "/kpi help — this list".into(),
-            "Filters for every command but explain and help: platform:x|facebook|mastodon|bluesky  brand:NAME  product:NAME (quote values with spaces: product:\"Smart Kettle\")".into(),
+            "Filters for every command but explain and help: platform:x|facebook|mastodon|bluesky  brand:NAME  product:NAME (quote values with spaces: product:\"Smart Kettle\"; names match in any case, and an unknown one lists the known ones)".into(),
         ],
         tone: Tone::Info,
         ephemeral: true,

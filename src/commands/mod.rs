@@ -16,6 +16,9 @@
 //! FILTER = platform:P | brand:B | product:X, a value with spaces in double quotes:
 //!          product:"Smart Kettle"   ("\"" and "\\" escape inside quotes)
 //! ```
+//!
+//! A brand or product must name one with stored data or in the configuration (in any case);
+//! `resolve_filters` turns a typo into a usage message listing the known names.
 
 pub mod answers;
 
@@ -106,6 +109,20 @@ pub enum Command {
     Explain(String),
     /// `/kpi help`
     Help,
+}
+
+impl Command {
+    /// The filters of a command that reads data (all but explain and help).
+    pub fn filters_mut(&mut self) -> Option<&mut Filters> {
+        match self {
+            Command::Kpi { filters, .. }
+            | Command::Stories { filters, .. }
+            | Command::Backlog { filters }
+            | Command::Chart { filters, .. }
+            | Command::Export { filters, .. } => Some(filters),
+            Command::Explain(_) | Command::Help => None,
+        }
+    }
 }
 
 /// One line of help per command form.
@@ -318,9 +335,166 @@ fn parse_filters(words: &[&str]) -> Result<Filters, String> {
     Ok(f)
 }
 
+/// Most names an "unknown brand/product" message lists.
+const NAMES_LISTED: usize = 12;
+
+/// A brand or product filter that names nothing known, with the names that are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownName {
+    /// "brand" or "product".
+    pub what: &'static str,
+    pub given: String,
+    /// The known names, sorted, without repeats.
+    pub known: Vec<String>,
+}
+
+impl UnknownName {
+    /// In chat syntax: `unknown brand 'Nope': try brand:Acme, brand:Northwind`.
+    pub fn chat_message(&self) -> String {
+        self.message(|n| {
+            if n.contains(' ') {
+                format!("{}:\"{n}\"", self.what)
+            } else {
+                format!("{}:{n}", self.what)
+            }
+        })
+    }
+
+    /// In command-line syntax: `unknown brand 'Nope': try --brand Acme, --brand Northwind`.
+    pub fn cli_message(&self) -> String {
+        self.message(|n| {
+            if n.contains(' ') {
+                format!("--{} \"{n}\"", self.what)
+            } else {
+                format!("--{} {n}", self.what)
+            }
+        })
+    }
+
+    fn message(&self, show: impl Fn(&str) -> String) -> String {
+        let listed: Vec<String> = self
+            .known
+            .iter()
+            .take(NAMES_LISTED)
+            .map(|n| show(n))
+            .collect();
+        let more = self.known.len().saturating_sub(NAMES_LISTED);
+        format!(
+            "unknown {} '{}': try {}{}",
+            self.what,
+            self.given,
+            listed.join(", "),
+            if more > 0 {
+                format!(" (and {more} more)")
+            } else {
+                String::new()
+            }
+        )
+    }
+}
+
+/// Checks the brand and product of `filters` against the names that exist (`brands` and
+/// `products`: those with stored data and those in the configuration). A name that differs only
+/// in case becomes the known one (`brand:northwind` reads Northwind); an unknown name is an
+/// error that lists the known ones, so a typo never reads as an all-zero report. With no known
+/// names at all (nothing stored or configured yet) any name passes.
+pub fn resolve_filters(
+    filters: Filters,
+    brands: &[String],
+    products: &[String],
+) -> Result<Filters, UnknownName> {
+    fn resolve(
+        what: &'static str,
+        given: Option<String>,
+        known: &[String],
+    ) -> Result<Option<String>, UnknownName> {
+        let Some(name) = given else {
+            return Ok(None);
+        };
+        if known.is_empty() || known.contains(&name) {
+            return Ok(Some(name));
+        }
+        let folded = name.to_lowercase();
+        if let Some(k) = known.iter().find(|k| k.to_lowercase() == folded) {
+            return Ok(Some(k.clone()));
+        }
+        let mut known = known.to_vec();
+        known.sort_unstable();
+        known.dedup();
+        Err(UnknownName {
+            what,
+            given: name,
+            known,
+        })
+    }
+    Ok(Filters {
+        brand: resolve("brand", filters.brand, brands)?,
+        product: resolve("product", filters.product, products)?,
+        platform: filters.platform,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn filters_resolve_to_known_names_and_unknown_ones_list_the_known() {
+        let brands = names(&["Northwind", "Acme"]);
+        let products = names(&["Smart Kettle", "router"]);
+        let given = |brand: Option<&str>, product: Option<&str>| Filters {
+            brand: brand.map(String::from),
+            platform: Some(Platform::X),
+            product: product.map(String::from),
+        };
+        // Exact and case-folded names pass, as the known spelling.
+        let f = resolve_filters(
+            given(Some("northwind"), Some("SMART KETTLE")),
+            &brands,
+            &products,
+        )
+        .expect("known names");
+        assert_eq!(f, given(Some("Northwind"), Some("Smart Kettle")));
+        assert_eq!(
+            resolve_filters(given(None, None), &brands, &products),
+            Ok(given(None, None))
+        );
+        // A typo is an error naming it and the names to use, in filter syntax.
+        let e = resolve_filters(given(Some("Nope"), None), &brands, &products).expect_err("typo");
+        assert_eq!(
+            e.chat_message(),
+            "unknown brand 'Nope': try brand:Acme, brand:Northwind"
+        );
+        assert_eq!(
+            e.cli_message(),
+            "unknown brand 'Nope': try --brand Acme, --brand Northwind"
+        );
+        let e = resolve_filters(given(None, Some("kettle")), &brands, &products)
+            .expect_err("partial name");
+        assert_eq!(
+            e.chat_message(),
+            "unknown product 'kettle': try product:\"Smart Kettle\", product:router"
+        );
+        assert_eq!(
+            e.cli_message(),
+            "unknown product 'kettle': try --product \"Smart Kettle\", --product router"
+        );
+        // Long lists are cut, saying how many more there are; repeats are listed once.
+        let mut many: Vec<String> = (0..20).map(|i| format!("b{i:02}")).collect();
+        many.push("b00".into());
+        let e = resolve_filters(given(Some("zz"), None), &many, &[]).expect_err("unknown");
+        assert_eq!(e.known.len(), 20);
+        assert!(
+            e.chat_message().ends_with("brand:b11 (and 8 more)"),
+            "{e:?}"
+        );
+        // Nothing known yet: any name passes.
+        assert!(resolve_filters(given(Some("Anyone"), Some("x")), &[], &[]).is_ok());
+    }
 
     #[test]
     fn tokenizer_keeps_quoted_spaces_and_escapes() {

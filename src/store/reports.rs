@@ -1095,12 +1095,27 @@ impl Store {
         self.conversations_where(&mut q).await
     }
 
-    /// Distinct brands, platforms and products seen, for autocomplete and help.
+    /// The brands with stored messages, sorted: read from the daily rollups (a few rows per
+    /// day), not from the conversations, so it stays cheap on tens of millions of rows.
     pub async fn known_brands(&self) -> Result<Vec<String>, StoreError> {
-        sqlx::query_scalar("SELECT DISTINCT brand FROM conversations ORDER BY brand")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| self.map_err(e))
+        sqlx::query_scalar(
+            "SELECT DISTINCT brand FROM rollup_volume WHERE width = 86400 ORDER BY brand",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.map_err(e))
+    }
+
+    /// The products named by stored inbound messages, sorted, from the daily rollups.
+    pub async fn known_products(&self) -> Result<Vec<String>, StoreError> {
+        let lists: Vec<String> =
+            sqlx::query_scalar("SELECT DISTINCT products FROM rollup_tags WHERE width = 86400")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| self.map_err(e))?;
+        let names: std::collections::BTreeSet<String> =
+            lists.iter().flat_map(|l| split_names(l)).collect();
+        Ok(names.into_iter().collect())
     }
 }
 
