@@ -124,11 +124,24 @@ pub async fn resolve_filters(
     config: &Config,
     filters: Filters,
 ) -> Result<Filters, UnknownName> {
-    if filters.brand.is_none() && filters.product.is_none() {
+    let (brand, product) = (filters.brand.is_some(), filters.product.is_some());
+    if !brand && !product {
         return Ok(filters);
     }
-    let stored =
-        async { Ok::<_, StoreError>((store.known_brands().await?, store.known_products().await?)) };
+    // Only the names a filter asks about are read.
+    let stored = async {
+        let brands = if brand {
+            store.known_brands().await?
+        } else {
+            Vec::new()
+        };
+        let products = if product {
+            store.known_products().await?
+        } else {
+            Vec::new()
+        };
+        Ok::<_, StoreError>((brands, products))
+    };
     let (mut brands, mut products) = match stored.await {
         Ok(names) => names,
         Err(e) => {
