@@ -351,32 +351,28 @@ pub struct UnknownName {
 impl UnknownName {
     /// In chat syntax: `unknown brand 'Nope': try brand:Acme, brand:Northwind`.
     pub fn chat_message(&self) -> String {
-        self.message(|n| {
-            if n.contains(' ') {
-                format!("{}:\"{n}\"", self.what)
-            } else {
-                format!("{}:{n}", self.what)
-            }
-        })
+        self.message(&format!("{}:", self.what))
     }
 
     /// In command-line syntax: `unknown brand 'Nope': try --brand Acme, --brand Northwind`.
     pub fn cli_message(&self) -> String {
-        self.message(|n| {
-            if n.contains(' ') {
-                format!("--{} \"{n}\"", self.what)
-            } else {
-                format!("--{} {n}", self.what)
-            }
-        })
+        self.message(&format!("--{} ", self.what))
     }
 
-    fn message(&self, show: impl Fn(&str) -> String) -> String {
+    /// The message with each known name written after `prefix`, in double quotes when it
+    /// holds a space.
+    fn message(&self, prefix: &str) -> String {
         let listed: Vec<String> = self
             .known
             .iter()
             .take(NAMES_LISTED)
-            .map(|n| show(n))
+            .map(|n| {
+                if n.contains(' ') {
+                    format!("{prefix}\"{n}\"")
+                } else {
+                    format!("{prefix}{n}")
+                }
+            })
             .collect();
         let more = self.known.len().saturating_sub(NAMES_LISTED);
         format!(
