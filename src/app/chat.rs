@@ -7,7 +7,7 @@ use anyhow::Context;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use super::App;
-use crate::cli::kpi::{run_export, ExportArgs, ExportFormat, ReportScope};
+use crate::cli::kpi::{write_export, ExportArgs, ExportFormat, ReportScope};
 use crate::commands::answers::{answer_export, BACKLOG_LISTED};
 use crate::commands::{self, Command, Filters};
 use crate::digest::post::{Post, Tone};
@@ -143,7 +143,8 @@ impl App {
             .context("reading the daily volumes")
     }
 
-    /// The per-conversation CSV of `carepulse export` for a window, in memory.
+    /// The per-conversation CSV of `carepulse export` for a window, in memory (`filters`
+    /// already resolved by `answer`).
     pub async fn export_csv(
         &self,
         window: WindowSpec,
@@ -171,7 +172,7 @@ impl App {
             format: ExportFormat::Csv,
         };
         let mut out = Vec::new();
-        run_export(args, &self.store, &self.config, now, &mut out)
+        write_export(args, &self.store, &self.config, now, &mut out)
             .await
             .context("building the export")?;
         Ok(out)

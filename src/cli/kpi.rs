@@ -275,6 +275,18 @@ pub async fn run_export(
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
     args.scope.check_names(store, config).await?;
+    write_export(args, store, config, now, out).await
+}
+
+/// `run_export` for a scope whose brand and product names are already checked (chat checks
+/// them when it parses the command).
+pub async fn write_export(
+    args: ExportArgs,
+    store: &Store,
+    config: &Config,
+    now: DateTime<Utc>,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
     let now = args.scope.now.unwrap_or(now);
     let rules = args.scope.rules(config);
     let window: Window = resolve(args.scope.spec()?, now, rules.timezone);
