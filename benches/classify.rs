@@ -1,6 +1,6 @@
 //! Throughput of the full classification (markup stripping, VADER, complaint model, category,
-//! rules) on the VADER ground-truth tweets, one by one and with `classify_many` on all cores,
-//! and of each stage on its own (markup stripping,
+//! rules) on the VADER ground-truth tweets, one by one, stage by stage over blocks on one
+//! core (`classify_block`) and with `classify_many` on all cores, and of each stage on its own (markup stripping,
 //! fast VADER, the reference `vader-parity` crate, feature extraction, the inquiry cue regex,
 //! product/topic rules). Needs ../shared/data; skips without it.
 
@@ -61,6 +61,9 @@ fn bench(c: &mut Criterion) {
         })
     });
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    g.bench_function("full_4200_tweets_blocks", |b| {
+        b.iter(|| black_box(classifier.classify_block(black_box(&refs))))
+    });
     g.bench_function("full_4200_tweets_all_cores", |b| {
         b.iter(|| black_box(classifier.classify_many(black_box(&refs))))
     });

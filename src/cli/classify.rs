@@ -193,25 +193,50 @@ const CHUNK: usize = 512;
 /// thread writes, few enough to bound memory.
 const QUEUED_PER_WORKER: usize = 4;
 
-fn classify_line(args: &ClassifyArgs, classifier: &Classifier, bytes: &[u8], out: &mut Vec<u8>) {
-    // `from_utf8` validates valid text faster than the lossy decoder; both borrow it.
-    let text = match std::str::from_utf8(bytes) {
-        Ok(s) => std::borrow::Cow::Borrowed(s),
-        Err(_) => String::from_utf8_lossy(bytes),
-    };
-    let clean = if args.raw {
-        std::borrow::Cow::Borrowed(text.as_ref())
-    } else {
-        crate::classify::strip_markup_cow(&text)
-    };
-    let c: Classification = classifier.classify_clean(&text, &clean);
-    // Writing plain numbers, strings and string lists into a Vec cannot fail.
-    let mark = out.len();
-    if write_line(out, &c, args.echo_text.then_some(clean.as_ref())).is_err() {
-        out.truncate(mark);
-        out.extend_from_slice(b"{}");
+/// Classifies `lines` (one unit's lines, a block at a time: `Classifier::classify_pairs`)
+/// and appends one JSON object and a line break per line to `out`.
+fn classify_lines<'a>(
+    args: &ClassifyArgs,
+    classifier: &Classifier,
+    lines: impl Iterator<Item = &'a [u8]>,
+    out: &mut Vec<u8>,
+) {
+    use std::borrow::Cow;
+    let lines: Vec<&[u8]> = lines.collect();
+    for block in lines.chunks(crate::classify::STAGE_TEXTS) {
+        // `from_utf8` validates valid text faster than the lossy decoder; both borrow it.
+        let texts: Vec<Cow<'_, str>> = block
+            .iter()
+            .map(|bytes| match std::str::from_utf8(bytes) {
+                Ok(s) => Cow::Borrowed(s),
+                Err(_) => String::from_utf8_lossy(bytes),
+            })
+            .collect();
+        let cleans: Vec<Cow<'_, str>> = texts
+            .iter()
+            .map(|t| {
+                if args.raw {
+                    Cow::Borrowed(t.as_ref())
+                } else {
+                    crate::classify::strip_markup_cow(t)
+                }
+            })
+            .collect();
+        let pairs: Vec<(&str, &str)> = texts
+            .iter()
+            .zip(&cleans)
+            .map(|(t, c)| (t.as_ref(), c.as_ref()))
+            .collect();
+        for (c, clean) in classifier.classify_pairs(&pairs).iter().zip(&cleans) {
+            // Writing plain numbers, strings and string lists into a Vec cannot fail.
+            let mark = out.len();
+            if write_line(out, c, args.echo_text.then_some(clean.as_ref())).is_err() {
+                out.truncate(mark);
+                out.extend_from_slice(b"{}");
+            }
+            out.push(b'\n');
+        }
     }
-    out.push(b'\n');
 }
 
 /// Appends the JSON object of `Line` for `c` (and `text`) to `out`: the keys, commas and
@@ -416,9 +441,8 @@ pub fn run_classify(
                 };
                 let Ok(unit) = unit else { return };
                 let mut buf = Vec::with_capacity(unit.spans.len() * 200);
-                for &(a, b) in &unit.spans {
-                    classify_line(args, classifier, &unit.data[a..b], &mut buf);
-                }
+                let lines = unit.spans.iter().map(|&(a, b)| &unit.data[a..b]);
+                classify_lines(args, classifier, lines, &mut buf);
                 if done_tx.send((unit.seq, buf)).is_err() {
                     return;
                 }
