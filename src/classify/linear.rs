@@ -42,32 +42,40 @@ pub struct LinearModel {
     pub weights: Vec<f32>,
 }
 
-/// The non-zero weights of a model: a bitmap of which weights are non-zero, the number of
-/// non-zero weights before each 64-bit word of the bitmap, and the non-zero values in index
-/// order.
+/// The non-zero weights of a model: for each run of 64 weights, a bitmap of which are
+/// non-zero and the number of non-zero weights before the run (side by side, so one cache
+/// line holds both), and the non-zero values in index order.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CompactWeights {
-    mask: Vec<u64>,
-    rank: Vec<u32>,
+    runs: Vec<Run>,
     values: Vec<f32>,
+}
+
+/// One run of 64 weights of `CompactWeights`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Run {
+    mask: u64,
+    rank: u32,
 }
 
 impl CompactWeights {
     pub fn new(weights: &[f32]) -> Self {
-        let words = weights.len().div_ceil(64);
         let mut c = CompactWeights {
-            mask: vec![0; words],
-            rank: Vec::with_capacity(words),
+            runs: Vec::with_capacity(weights.len().div_ceil(64)),
             values: Vec::new(),
         };
-        for (k, chunk) in weights.chunks(64).enumerate() {
-            c.rank.push(c.values.len() as u32);
+        for chunk in weights.chunks(64) {
+            let mut run = Run {
+                mask: 0,
+                rank: c.values.len() as u32,
+            };
             for (j, w) in chunk.iter().enumerate() {
                 if *w != 0.0 {
-                    c.mask[k] |= 1 << j;
+                    run.mask |= 1 << j;
                     c.values.push(*w);
                 }
             }
+            c.runs.push(run);
         }
         c
     }
@@ -75,12 +83,12 @@ impl CompactWeights {
     /// The weight at `i` if it is non-zero.
     #[inline]
     pub fn get(&self, i: usize) -> Option<f32> {
-        let word = *self.mask.get(i / 64)?;
+        let run = *self.runs.get(i / 64)?;
         let bit = 1u64 << (i % 64);
-        if word & bit == 0 {
+        if run.mask & bit == 0 {
             return None;
         }
-        let r = *self.rank.get(i / 64)? as usize + (word & (bit - 1)).count_ones() as usize;
+        let r = run.rank as usize + (run.mask & (bit - 1)).count_ones() as usize;
         self.values.get(r).copied()
     }
 }
