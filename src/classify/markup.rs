@@ -146,6 +146,42 @@ fn remove_handles(s: &str) -> String {
     out
 }
 
+/// `tidy_whitespace(&remove_handles(s))` when `s` has a handle to remove, else `None`: for
+/// ASCII text in one pass, the kept runs tidied straight into the result.
+fn remove_handles_tidied(s: &str) -> Option<String> {
+    if !s.is_ascii() {
+        let removed = remove_handles(s);
+        // A removed handle is never empty, so a removal always shortens the text.
+        return (removed.len() != s.len()).then(|| tidy_whitespace(&removed));
+    }
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut gap = None;
+    let (mut copied, mut i) = (0usize, 0usize);
+    while let Some(off) = b[i..].iter().position(|&c| c == b'@') {
+        let at = i + off;
+        // As `remove_handles` decides, on bytes: the text is ASCII.
+        let starts = at == 0
+            || (at > copied || copied == 0)
+                && b[at - 1] != b'@'
+                && !(b[at - 1].is_ascii_alphanumeric() || b[at - 1] == b'_');
+        if starts {
+            if let Some(n) = handle_len(&b[at..]) {
+                tidy_ascii_into(&mut out, &mut gap, &s[copied..at]);
+                i = at + n;
+                copied = i;
+                continue;
+            }
+        }
+        i = at + 1;
+    }
+    if copied == 0 {
+        return None;
+    }
+    tidy_ascii_into(&mut out, &mut gap, &s[copied..]);
+    Some(out)
+}
+
 /// Block-level tags whose boundaries separate words.
 fn is_block_tag(name: &str) -> bool {
     matches!(
@@ -212,7 +248,9 @@ fn strip_markup_owned(text: &str) -> Cow<'_, str> {
         s = Cow::Owned(remove_urls(&s));
     }
     if s.contains('@') {
-        s = Cow::Owned(remove_handles(&s));
+        if let Some(tidied) = remove_handles_tidied(&s) {
+            return Cow::Owned(tidied);
+        }
     }
     if s.len() != text.len() || s != text {
         Cow::Owned(tidy_whitespace(&s))
@@ -248,16 +286,22 @@ fn tidy_whitespace(s: &str) -> String {
 /// `char::is_whitespace` is \t, \n, \x0B, \x0C, \r and space).
 fn tidy_whitespace_ascii(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    // The gap pending before the next word: none, a space or a line break.
-    let mut gap: Option<char> = None;
+    tidy_ascii_into(&mut out, &mut None, s);
+    out
+}
+
+/// Appends ASCII `s` to `out` as `tidy_whitespace_ascii` would tidy it, as one piece of a
+/// longer text: `gap` is the gap pending before the next word (none, a space or a line
+/// break), carried from piece to piece; a gap still pending at the end is dropped.
+fn tidy_ascii_into(out: &mut String, gap: &mut Option<char>, s: &str) {
     let mut word_start: Option<usize> = None;
     for (i, &b) in s.as_bytes().iter().enumerate() {
         if matches!(b, b'\t'..=b'\r' | b' ') {
             if let Some(a) = word_start.take() {
                 out.push_str(&s[a..i]);
             }
-            if !out.is_empty() && gap != Some('\n') {
-                gap = Some(if b == b'\n' { '\n' } else { ' ' });
+            if !out.is_empty() && *gap != Some('\n') {
+                *gap = Some(if b == b'\n' { '\n' } else { ' ' });
             }
         } else if word_start.is_none() {
             if let Some(g) = gap.take() {
@@ -269,7 +313,6 @@ fn tidy_whitespace_ascii(s: &str) -> String {
     if let Some(a) = word_start {
         out.push_str(&s[a..]);
     }
-    out
 }
 
 /// `tidy_whitespace` char by char, as it was first written (for the test).
@@ -517,7 +560,13 @@ mod tests {
                 t.push_str(["", " ", ",", "\t"][next(4)]);
             }
             assert_eq!(remove_urls(&t), url.replace_all(&t, ""), "{t:?}");
-            assert_eq!(remove_handles(&t), handle.replace_all(&t, "$1"), "{t:?}");
+            let removed = remove_handles(&t);
+            assert_eq!(removed, handle.replace_all(&t, "$1"), "{t:?}");
+            assert_eq!(
+                remove_handles_tidied(&t),
+                (removed != t).then(|| tidy_whitespace(&removed)),
+                "{t:?}"
+            );
         }
     }
 
