@@ -585,11 +585,12 @@ impl FastVader {
             };
             let tok = if short { raw } else { stripped };
             let lstart = lower.len();
-            let (mut has_upper, mut has_lower) = (false, false);
+            let (mut has_upper, mut has_lower, mut has_apostrophe) = (false, false, false);
             if tok.is_ascii() {
                 for &b in tok.as_bytes() {
                     has_upper |= b.is_ascii_uppercase();
                     has_lower |= b.is_ascii_lowercase();
+                    has_apostrophe |= b == b'\'';
                 }
                 // SAFETY-free: ASCII lowercase of ASCII is ASCII.
                 lower.extend(tok.bytes().map(|b| char::from(b.to_ascii_lowercase())));
@@ -598,6 +599,7 @@ impl FastVader {
                     if c.is_ascii() {
                         has_upper |= c.is_ascii_uppercase();
                         has_lower |= c.is_ascii_lowercase();
+                        has_apostrophe |= c == '\'';
                         lower.push(c.to_ascii_lowercase());
                     } else if is_uncased_non_ascii(c) {
                         lower.push(c);
@@ -608,8 +610,8 @@ impl FastVader {
             }
             let l = &lower[lstart..];
             let w = self.inline.get(&self.words, l).unwrap_or_default();
-            let negated =
-                w.flags & NEGATED != 0 || (l.as_bytes().contains(&b'\'') && l.contains("n't"));
+            // Lower-casing keeps apostrophes, so the token's tell whether `l` has one.
+            let negated = w.flags & NEGATED != 0 || (has_apostrophe && l.contains("n't"));
             toks.push(Tok {
                 start: lstart as u32,
                 end: lower.len() as u32,
