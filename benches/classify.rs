@@ -1,8 +1,8 @@
 //! Throughput of the full classification (markup stripping, VADER, complaint model, category,
 //! rules) on the VADER ground-truth tweets, one by one, stage by stage over blocks on one
-//! core (`classify_block`) and with `classify_many` on all cores, and of each stage on its own (markup stripping,
-//! fast VADER, the reference `vader-parity` crate, feature extraction, the inquiry cue regex,
-//! product/topic rules). Needs ../shared/data; skips without it.
+//! core (`classify_block`) and with `classify_many` on all cores, and of each stage on its
+//! own (markup stripping, fast VADER, the reference `vader-parity` crate, feature extraction,
+//! the inquiry cue regex, product/topic rules). Needs ../shared/data; skips without it.
 
 use std::hint::black_box;
 

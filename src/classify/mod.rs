@@ -73,7 +73,8 @@ const MANY_CHUNK: usize = 256;
 /// then the complaint model and rules) by `classify_block` and `classify_pairs`. Run text
 /// by text, each stage's code evicts the others' from the instruction cache; run over a
 /// block, a stage's code stays cached for the whole block. Measured on the VADER tweets:
-/// L1 instruction-cache misses fall by nine tenths, and throughput rises by about a sixth.
+/// L1 instruction-cache misses fall by nine tenths, and the CPU time of `carepulse classify`
+/// by 6 to 16 % from run to run. Blocks of 16 or 256 measured the same.
 pub const STAGE_TEXTS: usize = 64;
 
 fn rules_fingerprint(r: &Rules) -> u64 {

@@ -610,7 +610,7 @@ impl FastVader {
             }
             let l = &lower[lstart..];
             let w = self.inline.get(&self.words, l).unwrap_or_default();
-            // Lower-casing keeps apostrophes, so the token's tell whether `l` has one.
+            // Lower-casing keeps apostrophes, so `tok`'s bytes tell whether `l` has one.
             let negated = w.flags & NEGATED != 0 || (has_apostrophe && l.contains("n't"));
             toks.push(Tok {
                 start: lstart as u32,

@@ -195,14 +195,13 @@ const QUEUED_PER_WORKER: usize = 4;
 
 /// Classifies `lines` (one unit's lines, a block at a time: `Classifier::classify_pairs`)
 /// and appends one JSON object and a line break per line to `out`.
-fn classify_lines<'a>(
+fn classify_lines(
     args: &ClassifyArgs,
     classifier: &Classifier,
-    lines: impl Iterator<Item = &'a [u8]>,
+    lines: &[&[u8]],
     out: &mut Vec<u8>,
 ) {
     use std::borrow::Cow;
-    let lines: Vec<&[u8]> = lines.collect();
     for block in lines.chunks(crate::classify::STAGE_TEXTS) {
         // `from_utf8` validates valid text faster than the lossy decoder; both borrow it.
         let texts: Vec<Cow<'_, str>> = block
@@ -441,8 +440,8 @@ pub fn run_classify(
                 };
                 let Ok(unit) = unit else { return };
                 let mut buf = Vec::with_capacity(unit.spans.len() * 200);
-                let lines = unit.spans.iter().map(|&(a, b)| &unit.data[a..b]);
-                classify_lines(args, classifier, lines, &mut buf);
+                let lines: Vec<&[u8]> = unit.spans.iter().map(|&(a, b)| &unit.data[a..b]).collect();
+                classify_lines(args, classifier, &lines, &mut buf);
                 if done_tx.send((unit.seq, buf)).is_err() {
                     return;
                 }
