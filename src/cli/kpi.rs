@@ -48,17 +48,17 @@ pub struct ReportScope {
     #[arg(long, conflicts_with_all = ["from", "to"])]
     pub window: Option<String>,
     /// First local day, YYYY-MM-DD (with --to).
-    #[arg(long, requires = "to")]
+    #[arg(long, requires = "to", value_parser = super::parse_day)]
     pub from: Option<NaiveDate>,
     /// Last local day, YYYY-MM-DD, included (with --from).
-    #[arg(long, requires = "from")]
+    #[arg(long, requires = "from", value_parser = super::parse_day)]
     pub to: Option<NaiveDate>,
     /// Time zone of the days (IANA name, e.g. Europe/London); default: config `timezone`.
-    #[arg(long)]
+    #[arg(long, value_parser = super::parse_tz)]
     pub tz: Option<Tz>,
     /// Report as seen at this instant (RFC 3339, e.g. 2026-11-23T09:00:00Z), so an answer can
     /// be reproduced; default: now.
-    #[arg(long)]
+    #[arg(long, value_parser = super::parse_instant)]
     pub now: Option<DateTime<Utc>>,
 }
 

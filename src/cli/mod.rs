@@ -123,12 +123,29 @@ pub struct DemoArgs {
 pub fn resolve_now(now: Option<&str>) -> anyhow::Result<DateTime<Utc>> {
     match now {
         None => Ok(Utc::now()),
-        Some(s) => DateTime::parse_from_rfc3339(s)
-            .map(|d| d.with_timezone(&Utc))
-            .with_context(|| {
-                format!("--now '{s}' is not an RFC 3339 instant like 2026-11-23T09:00:00Z")
-            }),
+        Some(s) => parse_instant(s).map_err(|e| anyhow::anyhow!("--now '{s}': {e}")),
     }
+}
+
+/// An instant given on the command line: RFC 3339, with an example in the error.
+pub fn parse_instant(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|d| d.with_timezone(&Utc))
+        .map_err(|e| format!("{e}; give an RFC 3339 instant, e.g. 2026-11-23T09:00:00Z"))
+}
+
+/// A calendar day given on the command line, with an example in the error.
+pub fn parse_day(s: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|e| format!("{e}; give a day as YYYY-MM-DD, e.g. 2026-11-23"))
+}
+
+/// A time zone given on the command line, with examples in the error.
+pub fn parse_tz(s: &str) -> Result<chrono_tz::Tz, String> {
+    s.parse().map_err(|_| {
+        "not a time zone name; give an IANA name, e.g. Europe/London or America/New_York"
+            .to_string()
+    })
 }
 
 /// Loads the config (default ./config.toml) and applies --db.
@@ -506,4 +523,62 @@ async fn demo(config: Config, args: &DemoArgs) -> anyhow::Result<()> {
         args.days, total.inserted, total.duplicates
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn parse_error(args: &[&str]) -> String {
+        match Cli::try_parse_from(args) {
+            Ok(_) => panic!("{args:?} parsed"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    /// A malformed instant, day or zone on the command line names the option, the value and
+    /// what a right value looks like; right values parse.
+    #[test]
+    fn bad_instants_days_and_zones_say_what_is_expected() {
+        let e = parse_error(&["carepulse", "kpi", "--now", "garbage"]);
+        assert!(e.contains("'garbage'") && e.contains("--now"), "{e}");
+        assert!(e.contains("e.g. 2026-11-23T09:00:00Z"), "{e}");
+        let e = parse_error(&[
+            "carepulse",
+            "kpi",
+            "--from",
+            "2026-13-01",
+            "--to",
+            "2026-12-02",
+        ]);
+        assert!(e.contains("--from") && e.contains("YYYY-MM-DD"), "{e}");
+        let e = parse_error(&["carepulse", "export", "--tz", "Mars/Base"]);
+        assert!(
+            e.contains("Mars/Base") && e.contains("Europe/London"),
+            "{e}"
+        );
+        let ok = Cli::try_parse_from([
+            "carepulse",
+            "kpi",
+            "--now",
+            "2026-11-23T09:00:00+01:00",
+            "--from",
+            "2026-11-01",
+            "--to",
+            "2026-11-02",
+            "--tz",
+            "Europe/London",
+        ]);
+        assert!(ok.is_ok(), "{ok:?}");
+        assert_eq!(
+            parse_instant("2026-11-23T09:00:00+01:00"),
+            Ok(Utc.with_ymd_and_hms(2026, 11, 23, 8, 0, 0).unwrap())
+        );
+        let e = resolve_now(Some("tomorrow")).unwrap_err().to_string();
+        assert!(
+            e.starts_with("--now 'tomorrow':") && e.contains("RFC 3339"),
+            "{e}"
+        );
+    }
 }
