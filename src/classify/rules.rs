@@ -320,9 +320,8 @@ impl AsciiRules {
     }
 
     /// Indices of the rules matching `lower`, an ASCII text lower-cased.
-    fn hits(&self, lower: &[u8], hit: &mut Vec<bool>) {
-        hit.clear();
-        hit.resize(self.rules, false);
+    fn hits(&self, lower: &[u8], hit: &mut [bool]) {
+        hit.fill(false);
         for m in self.search.find_overlapping_iter(lower) {
             let at = m.start();
             if at > 0 && is_word_byte(lower[at - 1]) {
@@ -366,8 +365,16 @@ impl RuleSets {
         if !text.is_ascii() || lower.len() != text.len() {
             return self.matches(text);
         }
-        let mut hit = Vec::new();
-        ascii.hits(lower.as_bytes(), &mut hit);
+        // A flag per rule, on the stack for the usual few dozen rules.
+        let mut stack = [false; 64];
+        let mut heap = Vec::new();
+        let hit: &mut [bool] = if ascii.rules <= stack.len() {
+            &mut stack[..ascii.rules]
+        } else {
+            heap.resize(ascii.rules, false);
+            &mut heap
+        };
+        ascii.hits(lower.as_bytes(), hit);
         let (products, topics) = self.names.split_at(self.products);
         let (p, t) = hit.split_at(self.products);
         let on = |h: &[bool]| {
@@ -554,8 +561,19 @@ mod tests {
         };
         let mut fallback = Rules::default();
         fallback.topics.push(rule("c++", &["c++"]));
+        // More rules than the matcher's flags on the stack hold.
+        let mut many = Rules::default();
+        let words = [
+            "late", "refund", "love", "thanks", "phone", "order", "card", "help", "still", "never",
+            "great", "wait",
+        ];
+        for i in 0..70 {
+            let w = words[i % words.len()];
+            many.topics
+                .push(rule(&format!("t{i}"), &[w, &format!("{w} {i}")]));
+        }
         let mut ascii_hits = 0;
-        for rules in [Rules::default(), odd, fallback] {
+        for rules in [Rules::default(), odd, fallback, many] {
             let sets = RuleSets::compile(&rules).unwrap();
             let expect_fast = rules
                 .products
