@@ -923,7 +923,12 @@ fn python_sum(values: &[Valence]) -> f64 {
 /// Fast unless `x` sits within 1e-6 of a rounding tie, where the exact decimal expansion
 /// decides.
 pub fn python_round(x: f64, digits: u8) -> f64 {
-    let p = 10f64.powi(i32::from(digits));
+    // The digits VADER rounds to, without the call: powers of ten this small are exact.
+    let p = match digits {
+        3 => 1e3,
+        4 => 1e4,
+        _ => 10f64.powi(i32::from(digits)),
+    };
     let y = x * p;
     let f = y.floor();
     let frac = y - f;
