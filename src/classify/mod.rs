@@ -295,6 +295,14 @@ mod tests {
         check::<Classifier>();
     }
 
+    /// `n` texts cycling through `base`, each tagged `#k` with `k` cycling below `tags`, so
+    /// neighbouring texts differ.
+    fn cycled(base: &[&str], n: usize, tags: usize) -> Vec<String> {
+        (0..n)
+            .map(|i| format!("{} #{}", base[i % base.len()], i % tags))
+            .collect()
+    }
+
     fn one_by_one(c: &Classifier, texts: &[&str]) -> Vec<Classification> {
         texts.iter().map(|t| c.classify(t)).collect()
     }
@@ -322,9 +330,7 @@ mod tests {
             "",
             "😡😡 refund my card NOW",
         ];
-        let owned: Vec<String> = (0..MANY_CHUNK * 3 + 17)
-            .map(|i| format!("{} #{}", base[i % base.len()], i % 7))
-            .collect();
+        let owned = cycled(&base, MANY_CHUNK * 3 + 17, 7);
         let texts: Vec<&str> = owned.iter().map(String::as_str).collect();
         let want = one_by_one(&c, &texts);
         assert_eq!(c.classify_many(&texts), want);
@@ -352,9 +358,7 @@ mod tests {
             "thank you so much &amp; the new app is GREAT!!",
             "😡😡",
         ];
-        let owned: Vec<String> = (0..STAGE_TEXTS * 2 + 3)
-            .map(|i| format!("{} {}", base[i % base.len()], i % 11))
-            .collect();
+        let owned = cycled(&base, STAGE_TEXTS * 2 + 3, 11);
         let texts: Vec<&str> = owned.iter().map(String::as_str).collect();
         for n in [0, 1, STAGE_TEXTS - 1, STAGE_TEXTS, texts.len()] {
             assert_eq!(
