@@ -101,7 +101,7 @@ impl Ingestor {
     pub fn prepare_all(&self, messages: Vec<NewMessage>) -> Vec<ClassifiedMessage> {
         let texts: Vec<&str> = messages.iter().map(|m| m.text.as_str()).collect();
         let labels = self.labeler.label_many(&texts);
-        let version = self.labeler.version().to_string();
+        let version: Arc<str> = Arc::from(self.labeler.version());
         messages
             .into_iter()
             .zip(labels)

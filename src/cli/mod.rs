@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
+use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::app::App;
@@ -93,6 +94,10 @@ pub struct ImportArgs {
     /// stores the rest
     #[arg(long, default_value_t = crate::app::IMPORT_COMMIT_ROWS)]
     pub commit_rows: usize,
+    /// Messages threaded and stored together: larger batches are faster (fewer conversations
+    /// straddle two batches) and take more memory
+    #[arg(long, default_value_t = crate::app::IMPORT_BATCH, value_parser = clap::value_parser!(u64).range(1..=1_000_000).map(|n| n as usize))]
+    pub batch_rows: usize,
     /// The file to import
     pub file: PathBuf,
 }
@@ -311,9 +316,14 @@ pub async fn import(
     let scan = started.elapsed();
     let file = open(&path)?;
     let format = args.format;
+    let batch_rows = args.batch_rows;
     let ingestor = app.ingestor.clone();
     type Batch = (Vec<crate::store::ClassifiedMessage>, Vec<files::RowError>);
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Batch>(2);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Batch>(1);
+    // The store acknowledges each batch as it starts storing it, and the reader reads the
+    // next one only then: one batch is stored while the next is read and classified, and no
+    // third waits in between (memory stays at two batches).
+    let (taken_tx, taken_rx) = std::sync::mpsc::channel::<()>();
     // Returns (time spent parsing, time spent classifying).
     let reader = std::thread::spawn(move || -> (Duration, Duration) {
         let mut rows: Box<dyn Iterator<Item = Result<crate::model::NewMessage, files::RowError>>> =
@@ -327,7 +337,7 @@ pub async fn import(
                 )),
             };
         let (mut parsing, mut classifying) = (Duration::ZERO, Duration::ZERO);
-        let mut raw = Vec::with_capacity(crate::app::BATCH);
+        let mut raw = Vec::with_capacity(batch_rows);
         let mut errors = Vec::new();
         loop {
             let t = Instant::now();
@@ -337,7 +347,7 @@ pub async fn import(
                     Ok(m) => raw.push(m),
                     Err(e) => errors.push(e),
                 }
-                if raw.len() >= crate::app::BATCH {
+                if raw.len() >= batch_rows {
                     done = false;
                     break;
                 }
@@ -350,6 +360,7 @@ pub async fn import(
                 .blocking_send((batch, std::mem::take(&mut errors)))
                 .is_err()
                 || done
+                || taken_rx.recv().is_err()
             {
                 return (parsing, classifying);
             }
@@ -369,6 +380,8 @@ pub async fn import(
         )
     };
     while let Some((batch, errors)) = rx.recv().await {
+        // The reader may go on (it stops by itself once this side is gone).
+        let _ = taken_tx.send(());
         for e in &errors {
             if summary.rejected < SHOWN_ERRORS {
                 writeln!(report_to, "skipped {}: {e}", path.display())?;

@@ -22,7 +22,8 @@ pub struct ClassifiedMessage {
     pub message: NewMessage,
     pub classification: Classification,
     pub redirect: bool,
-    pub classifier_version: String,
+    /// Shared by every message of a batch (the same labeler labelled them).
+    pub classifier_version: std::sync::Arc<str>,
 }
 
 /// The care rules ingest needs.
@@ -54,6 +55,10 @@ impl std::ops::AddAssign for IngestOutcome {
         self.duplicates += o.duplicates;
     }
 }
+
+// Ingest's multi-row writes say `OR FAIL`: a constraint error then stops the statement without
+// undoing its earlier rows, so SQLite keeps no statement journal (a copy of every page the
+// statement changes). Nothing is lost: any error aborts the whole transaction.
 
 /// SQLite allows 32,766 bound values per statement; rows per INSERT stay well below.
 const ROWS_PER_INSERT: usize = 200;
@@ -261,14 +266,23 @@ impl Import {
     }
 }
 
-fn by_platform(batch: Vec<ClassifiedMessage>) -> Vec<(Platform, Vec<ClassifiedMessage>)> {
-    let mut by: HashMap<Platform, Vec<ClassifiedMessage>> = HashMap::new();
-    for m in batch {
-        by.entry(m.message.platform).or_default().push(m);
+/// The batch split by platform, in platform order, each part in batch order. A batch of one
+/// platform (a file import) is passed on as it is, without a copy.
+fn by_platform(mut batch: Vec<ClassifiedMessage>) -> Vec<(Platform, Vec<ClassifiedMessage>)> {
+    // A stable sort keeps each platform's messages in batch order, in place.
+    batch.sort_by_key(|m| m.message.platform);
+    let mut parts = Vec::new();
+    while let Some(last) = batch.last().map(|m| m.message.platform) {
+        let start = batch.partition_point(|m| m.message.platform < last);
+        let part = if start == 0 {
+            std::mem::take(&mut batch)
+        } else {
+            batch.split_off(start)
+        };
+        parts.push((last, part));
     }
-    let mut out: Vec<_> = by.into_iter().collect();
-    out.sort_by_key(|(p, _)| *p);
-    out
+    parts.reverse();
+    parts
 }
 
 async fn ingest_platform(
@@ -481,7 +495,7 @@ async fn ingest_platform(
     }
     for (from, into) in &plan.merges {
         let into = resolve(*into);
-        sqlx::query("UPDATE messages SET conversation_id = ? WHERE conversation_id = ?")
+        sqlx::query("UPDATE OR FAIL messages SET conversation_id = ? WHERE conversation_id = ?")
             .bind(into)
             .bind(from)
             .execute(&mut *conn)
@@ -509,7 +523,7 @@ async fn ingest_platform(
     let msg_base = max_msg.unwrap_or(0) + 1;
     for (chunk_i, chunk) in fresh.chunks(ROWS_PER_INSERT).enumerate() {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO messages (id, platform, external_id, brand, author, direction, created_at, text, reply_to, conversation_ref, url, engagement, customer, conversation_id, category, confidence, complaint_score, compound, pos, neu, neg, products, topics, redirect, classifier_version, ingested_at) ",
+            "INSERT OR FAIL INTO messages (id, platform, external_id, brand, author, direction, created_at, text, reply_to, conversation_ref, url, engagement, customer, conversation_id, category, confidence, complaint_score, compound, pos, neu, neg, products, topics, redirect, classifier_version, ingested_at) ",
         );
         q.push_values(chunk.iter().enumerate(), |mut b, (i, m)| {
             let row = chunk_i * ROWS_PER_INSERT + i;
@@ -540,7 +554,7 @@ async fn ingest_platform(
                 .push_bind(join_names(&c.products))
                 .push_bind(join_names(&c.topics))
                 .push_bind(m.redirect)
-                .push_bind(m.classifier_version.as_str())
+                .push_bind(m.classifier_version.as_ref())
                 .push_bind(now);
         });
         q.build()
@@ -578,7 +592,9 @@ async fn ingest_platform(
             e.1 = e.1.max(fe);
         }
     }
-    for (row, m) in fresh.iter().enumerate() {
+    // The batch's messages are stored: their fields move into the facts' messages (the text
+    // and the rest are freed here instead of being copied).
+    for (row, m) in fresh.into_iter().enumerate() {
         let conv = resolve(plan.assignments[row]);
         let at = m.message.created_at.timestamp();
         if stored_side.contains(&conv) {
@@ -589,22 +605,26 @@ async fn ingest_platform(
             }
             continue;
         }
-        let n = &m.message;
-        let c = &m.classification;
+        let ClassifiedMessage {
+            message: n,
+            classification: c,
+            redirect,
+            ..
+        } = m;
         groups.entry(conv).or_default().push(FactMessage {
             id: msg_base + row as i64,
             platform,
-            brand: n.brand.clone(),
-            author: n.author.clone(),
-            customer: n.customer.clone(),
+            brand: n.brand,
+            author: n.author,
+            customer: n.customer,
             direction: n.direction,
             created_at: at,
-            url: n.url.clone(),
+            url: n.url,
             category: Some(c.category),
             compound: Some(c.sentiment.compound),
-            products: c.products.clone(),
-            topics: c.topics.clone(),
-            redirect: m.redirect,
+            products: c.products,
+            topics: c.topics,
+            redirect,
             reply: n.reply_to.is_some(),
         });
     }
@@ -633,7 +653,7 @@ async fn ingest_platform(
                 .push_bind(marks.get(id).copied().flatten())
                 .push_bind(gap_keys.get(id).cloned().flatten());
         });
-        q.push(") UPDATE conversations SET started_at = v.started_at, last_message_at = v.last_message_at, marked_resolved_at = v.marked_resolved_at, gap_key = v.gap_key FROM v WHERE conversations.id = v.id");
+        q.push(") UPDATE OR FAIL conversations SET started_at = v.started_at, last_message_at = v.last_message_at, marked_resolved_at = v.marked_resolved_at, gap_key = v.gap_key FROM v WHERE conversations.id = v.id");
         q.build()
             .persistent(chunk.len() == SPANS_PER_UPDATE)
             .execute(&mut *conn)
@@ -863,7 +883,7 @@ async fn write_facts(
     super::rollups::add_helpful(conn, &helpful).await?;
     for chunk in facts.chunks(FACTS_PER_UPSERT) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO conversations (id, platform, brand, customer, gap_key, started_at, first_inbound_at, first_inbound_url, first_response_at, last_message_at, last_inbound_at, last_outbound_at, waiting_since, inbound_count, outbound_count, replies, reopen_count, thanks_resolved_at, marked_resolved_at, actionable, category, opening_compound, closing_compound, closing_after_reply, redirected, products, topics, reply_waits) ",
+            "INSERT OR FAIL INTO conversations (id, platform, brand, customer, gap_key, started_at, first_inbound_at, first_inbound_url, first_response_at, last_message_at, last_inbound_at, last_outbound_at, waiting_since, inbound_count, outbound_count, replies, reopen_count, thanks_resolved_at, marked_resolved_at, actionable, category, opening_compound, closing_compound, closing_after_reply, redirected, products, topics, reply_waits) ",
         );
         q.push_values(chunk.iter(), |mut b, (f, key)| {
             b.push_bind(f.id)
@@ -916,6 +936,39 @@ async fn write_facts(
 mod tests {
     use super::*;
     use crate::store::rollups::tests::{messages, T0};
+
+    /// A batch splits into one part per platform, platforms in order, each part keeping the
+    /// batch's order; a batch of one platform passes through whole.
+    #[test]
+    fn a_batch_splits_by_platform_in_order() {
+        let mixed = messages(30);
+        let parts = by_platform(mixed.clone());
+        let platforms: Vec<Platform> = parts.iter().map(|(p, _)| *p).collect();
+        let mut expected: Vec<Platform> = mixed.iter().map(|m| m.message.platform).collect();
+        expected.sort();
+        expected.dedup();
+        assert_eq!(platforms, expected);
+        for (p, part) in &parts {
+            let want: Vec<&str> = mixed
+                .iter()
+                .filter(|m| m.message.platform == *p)
+                .map(|m| m.message.external_id.as_str())
+                .collect();
+            let got: Vec<&str> = part
+                .iter()
+                .map(|m| m.message.external_id.as_str())
+                .collect();
+            assert_eq!(got, want, "{p:?} keeps the batch order");
+        }
+        let one: Vec<ClassifiedMessage> = mixed
+            .into_iter()
+            .filter(|m| m.message.platform == Platform::X)
+            .collect();
+        let parts = by_platform(one.clone());
+        assert_eq!(parts.len(), 1);
+        assert_eq!(parts[0].1, one);
+        assert!(by_platform(Vec::new()).is_empty());
+    }
 
     /// A bulk import commits batch after batch on one connection (the pool never opens a
     /// second, with its own page cache), stores every row once, and leaves no transaction

@@ -125,9 +125,10 @@ pub(crate) async fn add_messages(
             b.0 .3.as_str(),
         ))
     });
+    // `OR FAIL`: no statement journal (store::ingest explains).
     for chunk in volume.chunks(ROWS_PER_UPSERT) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO rollup_volume (width, bucket, brand, platform, direction, category, n, compound_sum, positive, neutral, negative) ",
+            "INSERT OR FAIL INTO rollup_volume (width, bucket, brand, platform, direction, category, n, compound_sum, positive, neutral, negative) ",
         );
         q.push_values(chunk, |mut b, ((bucket, brand, direction, category), s)| {
             b.push_bind(bucket.0)
@@ -149,7 +150,7 @@ pub(crate) async fn add_messages(
     tags.sort();
     for chunk in tags.chunks(ROWS_PER_UPSERT) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO rollup_tags (width, bucket, brand, platform, products, topics, n) ",
+            "INSERT OR FAIL INTO rollup_tags (width, bucket, brand, platform, products, topics, n) ",
         );
         q.push_values(chunk, |mut b, ((bucket, brand, products, topics), n)| {
             b.push_bind(bucket.0)
@@ -218,7 +219,7 @@ async fn upsert_activity(
     .join(", ");
     for chunk in authors.chunks(ROWS_PER_UPSERT) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO author_activity (author, n, last_at, praise_1, praise_2, praise_3, helpful_1, helpful_2) ",
+            "INSERT OR FAIL INTO author_activity (author, n, last_at, praise_1, praise_2, praise_3, helpful_1, helpful_2) ",
         );
         q.push_values(chunk, |mut b, (author, a)| {
             b.push_bind(*author).push_bind(a.n).push_bind(a.last_at);
