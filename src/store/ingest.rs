@@ -6,9 +6,11 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+use rusqlite::OptionalExtension;
 use sqlx::pool::PoolConnection;
-use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{Connection, Sqlite, SqliteConnection};
 
+use super::handle::{on_handle, WriteError};
 use super::{join_names, split_names, Store, StoreError};
 use crate::kpi::threading::{
     self, ConversationSpan, FactMessage, PlanContext, PlanMessage, Target, ThreadingRules,
@@ -56,17 +58,9 @@ impl std::ops::AddAssign for IngestOutcome {
     }
 }
 
-// Ingest's multi-row writes say `OR FAIL`: a constraint error then stops the statement without
-// undoing its earlier rows, so SQLite keeps no statement journal (a copy of every page the
+// Ingest's writes say `OR FAIL`: a constraint error then stops the statement without undoing
+// what it already wrote, so SQLite keeps no statement journal (a copy of every page the
 // statement changes). Nothing is lost: any error aborts the whole transaction.
-
-/// SQLite allows 32,766 bound values per statement; rows per INSERT stay well below.
-const ROWS_PER_INSERT: usize = 200;
-/// Conversations per facts upsert (28 values each).
-const FACTS_PER_UPSERT: usize = 100;
-const KEYS_PER_LOOKUP: usize = 250;
-/// Conversations per span update (5 values each).
-const SPANS_PER_UPDATE: usize = 250;
 
 fn customer_of(m: &NewMessage) -> Option<&str> {
     match m.direction {
@@ -94,15 +88,16 @@ impl Store {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(|e| self.map_err(e))?;
-        let mut outcome = IngestOutcome::default();
-        for (p, msgs) in by_platform(batch) {
-            outcome += ingest_platform(&mut tx, p, msgs, rules, now)
-                .await
-                .map_err(|e| self.map_err(e))?;
-        }
-        finish_dirty(&mut tx, rules)
-            .await
-            .map_err(|e| self.map_err(e))?;
+        let outcome = on_handle(&mut tx, |db| {
+            let mut outcome = IngestOutcome::default();
+            for (p, msgs) in by_platform(batch) {
+                outcome += ingest_platform(db, p, msgs, rules, now)?;
+            }
+            finish_dirty(db, rules)?;
+            Ok(outcome)
+        })
+        .await
+        .map_err(|e| self.map_write_err(e))?;
         if let Some((source, value)) = cursor {
             sqlx::query("INSERT INTO source_cursors (source, cursor, updated_at) VALUES (?, ?, ?) ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at")
                 .bind(source)
@@ -122,7 +117,7 @@ impl Store {
         let mut conn = self.pool.acquire().await.map_err(|e| self.map_err(e))?;
         finish_pending_on(&mut conn, rules)
             .await
-            .map_err(|e| self.map_err(e))
+            .map_err(|e| self.map_write_err(e))
     }
 
     /// Starts a bulk import: batches share transactions of about `rows_per_commit` rows and
@@ -140,7 +135,7 @@ impl Store {
         conn.close_on_drop();
         finish_pending_on(&mut conn, rules)
             .await
-            .map_err(|e| self.map_err(e))?;
+            .map_err(|e| self.map_write_err(e))?;
         Ok(Import {
             store: self.clone(),
             conn,
@@ -164,27 +159,22 @@ impl Store {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(|e| self.map_err(e))?;
-        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM conversations WHERE id = ?")
-            .bind(conversation_id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(|e| self.map_err(e))?;
-        if exists.is_none() {
-            return Ok(false);
-        }
-        let mut marks = HashMap::new();
-        marks.insert(conversation_id, Some(at));
-        let mut gap_keys = HashMap::new();
-        let key: Option<String> =
+        let key: Option<Option<String>> =
             sqlx::query_scalar("SELECT gap_key FROM conversations WHERE id = ?")
                 .bind(conversation_id)
-                .fetch_one(&mut *tx)
+                .fetch_optional(&mut *tx)
                 .await
                 .map_err(|e| self.map_err(e))?;
-        gap_keys.insert(conversation_id, key);
-        recompute(&mut tx, &[conversation_id], &marks, &gap_keys, rules)
-            .await
-            .map_err(|e| self.map_err(e))?;
+        let Some(key) = key else {
+            return Ok(false);
+        };
+        let marks = HashMap::from([(conversation_id, Some(at))]);
+        let gap_keys = HashMap::from([(conversation_id, key)]);
+        on_handle(&mut tx, |db| {
+            recompute(db, &[conversation_id], &marks, &gap_keys, rules)
+        })
+        .await
+        .map_err(|e| self.map_write_err(e))?;
         tx.commit().await.map_err(|e| self.map_err(e))?;
         Ok(true)
     }
@@ -216,7 +206,7 @@ impl Import {
         let outcome = self
             .ingest_inner(batch)
             .await
-            .map_err(|e| self.store.map_err(e))?;
+            .map_err(|e| self.store.map_write_err(e))?;
         self.rows_in_tx += n;
         if self.rows_in_tx >= self.rows_per_commit {
             self.commit().await?;
@@ -227,18 +217,22 @@ impl Import {
     async fn ingest_inner(
         &mut self,
         batch: Vec<ClassifiedMessage>,
-    ) -> Result<IngestOutcome, sqlx::Error> {
+    ) -> Result<IngestOutcome, WriteError> {
         if !self.in_tx {
             sqlx::query("BEGIN IMMEDIATE")
                 .execute(&mut *self.conn)
                 .await?;
             self.in_tx = true;
         }
-        let mut outcome = IngestOutcome::default();
-        for (p, msgs) in by_platform(batch) {
-            outcome += ingest_platform(&mut self.conn, p, msgs, &self.rules, self.now).await?;
-        }
-        Ok(outcome)
+        let (rules, now) = (&self.rules, self.now);
+        on_handle(&mut self.conn, |db| {
+            let mut outcome = IngestOutcome::default();
+            for (p, msgs) in by_platform(batch) {
+                outcome += ingest_platform(db, p, msgs, rules, now)?;
+            }
+            Ok(outcome)
+        })
+        .await
     }
 
     async fn commit(&mut self) -> Result<(), StoreError> {
@@ -285,34 +279,34 @@ fn by_platform(mut batch: Vec<ClassifiedMessage>) -> Vec<(Platform, Vec<Classifi
     parts
 }
 
-async fn ingest_platform(
-    conn: &mut SqliteConnection,
+fn ingest_platform(
+    db: &rusqlite::Connection,
     platform: Platform,
     msgs: Vec<ClassifiedMessage>,
     rules: &IngestRules,
     now: i64,
-) -> Result<IngestOutcome, sqlx::Error> {
+) -> Result<IngestOutcome, WriteError> {
     let total = msgs.len();
+    let p = platform.as_str();
     // Dedupe within the batch, then against the store.
     let mut seen = HashSet::new();
     let msgs: Vec<ClassifiedMessage> = msgs
         .into_iter()
         .filter(|m| seen.insert(m.message.external_id.clone()))
         .collect();
-    let ids: Vec<&str> = msgs
-        .iter()
-        .map(|m| m.message.external_id.as_str())
-        .collect();
-    let stored: HashSet<String> =
-        lookup_pairs(conn, "external_id, 0", "external_id", platform, &ids, false)
-            .await?
-            .into_iter()
-            .map(|(k, _)| k)
-            .collect();
-    let fresh: Vec<ClassifiedMessage> = msgs
-        .into_iter()
-        .filter(|m| !stored.contains(&m.message.external_id))
-        .collect();
+    drop(seen);
+    let fresh: Vec<ClassifiedMessage> = {
+        let mut stored = db.prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM messages WHERE platform = ?1 AND external_id = ?2)",
+        )?;
+        let mut fresh = Vec::with_capacity(msgs.len());
+        for m in msgs {
+            if !stored.query_row((p, m.message.external_id.as_str()), |r| r.get::<_, bool>(0))? {
+                fresh.push(m);
+            }
+        }
+        fresh
+    };
     let outcome = IngestOutcome {
         inserted: fresh.len(),
         duplicates: total - fresh.len(),
@@ -326,61 +320,81 @@ async fn ingest_platform(
         .iter()
         .map(|m| m.message.external_id.as_str())
         .collect();
-    let parent_ids: Vec<&str> = fresh
+    let parent_ids: BTreeSet<&str> = fresh
         .iter()
         .filter_map(|m| m.message.reply_to.as_deref())
         .filter(|p| !in_batch.contains(p))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
         .collect();
-    let refs: Vec<&str> = fresh
+    let refs: BTreeSet<&str> = fresh
         .iter()
         .filter_map(|m| m.message.conversation_ref.as_deref())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let new_ids: Vec<&str> = fresh
-        .iter()
-        .map(|m| m.message.external_id.as_str())
         .collect();
     let mut ctx = PlanContext {
-        parents: lookup_pairs(
-            conn,
-            "external_id, conversation_id",
-            "external_id",
-            platform,
-            &parent_ids,
-            false,
-        )
-        .await?
-        .into_iter()
-        .collect(),
-        refs: lookup_pairs(
-            conn,
-            "conversation_ref, min(conversation_id)",
-            "conversation_ref",
-            platform,
-            &refs,
-            true,
-        )
-        .await?
-        .into_iter()
-        .collect(),
-        children: lookup_pairs(
-            conn,
-            "reply_to, conversation_id",
-            "reply_to",
-            platform,
-            &new_ids,
-            false,
-        )
-        .await?,
+        parents: HashMap::new(),
+        refs: HashMap::new(),
+        children: Vec::new(),
         spans: Vec::new(),
     };
+    {
+        let mut q = db.prepare_cached(
+            "SELECT conversation_id FROM messages WHERE platform = ?1 AND external_id = ?2",
+        )?;
+        for id in &parent_ids {
+            if let Some(conv) = q.query_row((p, id), |r| r.get(0)).optional()? {
+                ctx.parents.insert(id.to_string(), conv);
+            }
+        }
+        let mut q = db.prepare_cached(
+            "SELECT min(conversation_id) FROM messages WHERE platform = ?1 AND conversation_ref = ?2",
+        )?;
+        for r in &refs {
+            if let Some(conv) = q.query_row((p, r), |row| row.get::<_, Option<i64>>(0))? {
+                ctx.refs.insert(r.to_string(), conv);
+            }
+        }
+        let mut q = db.prepare_cached(
+            "SELECT conversation_id FROM messages WHERE platform = ?1 AND reply_to = ?2 ORDER BY id",
+        )?;
+        for id in &in_batch.iter().copied().collect::<BTreeSet<&str>>() {
+            for conv in q.query_map((p, id), |r| r.get::<_, i64>(0))? {
+                ctx.children.push((id.to_string(), conv?));
+            }
+        }
+    }
     let mut linked: BTreeSet<i64> = ctx.parents.values().copied().collect();
     linked.extend(ctx.refs.values().copied());
     linked.extend(ctx.children.iter().map(|(_, c)| *c));
-    let mut spans = load_spans_by_id(conn, &linked.iter().copied().collect::<Vec<_>>()).await?;
+    // Spans, resolution marks and gap keys of the stored conversations the batch reaches.
+    let mut marks: HashMap<i64, Option<i64>> = HashMap::new();
+    let mut gap_keys: HashMap<i64, Option<String>> = HashMap::new();
+    let mut spans = Vec::with_capacity(linked.len());
+    {
+        let mut q = db.prepare_cached(
+            "SELECT gap_key, started_at, last_message_at, marked_resolved_at FROM conversations WHERE id = ?1",
+        )?;
+        for &id in &linked {
+            let row = q
+                .query_row([id], |r| {
+                    Ok((
+                        r.get::<_, Option<String>>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, Option<i64>>(3)?,
+                    ))
+                })
+                .optional()?;
+            if let Some((gap_key, started_at, last_message_at, mark)) = row {
+                marks.insert(id, mark);
+                gap_keys.insert(id, gap_key.clone());
+                spans.push(ConversationSpan {
+                    id,
+                    gap_key,
+                    started_at,
+                    last_message_at,
+                });
+            }
+        }
+    }
 
     // Stored conversations of the same customers near the batch in time.
     let gap = rules.threading.gap;
@@ -423,44 +437,48 @@ async fn ingest_platform(
                 .max()
                 .unwrap_or(i64::MIN),
         );
-    let key_list: Vec<&str> = keys.iter().map(String::as_str).collect();
-    for chunk in key_list.chunks(KEYS_PER_LOOKUP) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT id, gap_key, started_at, last_message_at FROM conversations WHERE gap_key IN (",
-        );
-        let mut sep = q.separated(", ");
-        for k in chunk {
-            sep.push_bind(*k);
-        }
-        q.push(") AND last_message_at >= ")
-            .push_bind(t_min.saturating_sub(gap));
-        q.push(" AND started_at <= ")
-            .push_bind(t_max.saturating_add(gap));
-        for row in q
-            .build()
-            .persistent(chunk.len() == KEYS_PER_LOOKUP)
-            .fetch_all(&mut *conn)
-            .await?
-        {
-            let id: i64 = row.get(0);
-            if !linked.contains(&id) {
-                linked.insert(id);
-                spans.push(ConversationSpan {
-                    id,
-                    gap_key: row.get(1),
-                    started_at: row.get(2),
-                    last_message_at: row.get(3),
-                });
+    {
+        let mut q = db.prepare_cached(
+            "SELECT id, started_at, last_message_at, marked_resolved_at FROM conversations WHERE gap_key = ?1 AND last_message_at >= ?2 AND started_at <= ?3 ORDER BY last_message_at, id",
+        )?;
+        for key in &keys {
+            let rows = q.query_map(
+                (
+                    key.as_str(),
+                    t_min.saturating_sub(gap),
+                    t_max.saturating_add(gap),
+                ),
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, Option<i64>>(3)?,
+                    ))
+                },
+            )?;
+            for row in rows {
+                let (id, started_at, last_message_at, mark) = row?;
+                if linked.insert(id) {
+                    marks.insert(id, mark);
+                    gap_keys.insert(id, Some(key.clone()));
+                    spans.push(ConversationSpan {
+                        id,
+                        gap_key: Some(key.clone()),
+                        started_at,
+                        last_message_at,
+                    });
+                }
             }
         }
     }
     ctx.spans = spans;
     let plan = threading::plan(&plan_msgs, &ctx, gap);
+    drop(plan_msgs);
 
     // New conversation ids: this transaction holds the write lock, so max(id) is stable.
-    let max_id: Option<i64> = sqlx::query_scalar("SELECT max(id) FROM conversations")
-        .fetch_one(&mut *conn)
-        .await?;
+    let max_id: Option<i64> =
+        db.query_row("SELECT max(id) FROM conversations", [], |r| r.get(0))?;
     let base = max_id.unwrap_or(0) + 1;
     let resolve = |t: Target| match t {
         Target::Existing(id) => id,
@@ -468,101 +486,72 @@ async fn ingest_platform(
     };
 
     // Carry explicit resolution marks and gap keys over merges.
-    let mut marks: HashMap<i64, Option<i64>> = HashMap::new();
-    let mut gap_keys: HashMap<i64, Option<String>> = HashMap::new();
     for (n, k) in plan.new_conversations.iter().enumerate() {
         gap_keys.insert(base + n as i64, k.clone());
     }
-    let touched_existing: Vec<i64> = linked.iter().copied().collect();
-    for chunk in touched_existing.chunks(KEYS_PER_LOOKUP) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT id, marked_resolved_at, gap_key FROM conversations WHERE id IN (",
-        );
-        let mut sep = q.separated(", ");
-        for id in chunk {
-            sep.push_bind(*id);
-        }
-        q.push(")");
-        for row in q
-            .build()
-            .persistent(chunk.len() == KEYS_PER_LOOKUP)
-            .fetch_all(&mut *conn)
-            .await?
-        {
-            marks.insert(row.get(0), row.get(1));
-            gap_keys.insert(row.get(0), row.get(2));
-        }
-    }
-    for (from, into) in &plan.merges {
-        let into = resolve(*into);
-        sqlx::query("UPDATE OR FAIL messages SET conversation_id = ? WHERE conversation_id = ?")
-            .bind(into)
-            .bind(from)
-            .execute(&mut *conn)
-            .await?;
-        sqlx::query("DELETE FROM conversations WHERE id = ?")
-            .bind(from)
-            .execute(&mut *conn)
-            .await?;
-        let m = marks.remove(from).flatten();
-        let e = marks.entry(into).or_insert(None);
-        *e = (*e).max(m);
-        let k = gap_keys.remove(from).flatten();
-        let e = gap_keys.entry(into).or_insert(None);
-        if e.is_none() {
-            *e = k;
+    {
+        let mut move_messages = db.prepare_cached(
+            "UPDATE OR FAIL messages SET conversation_id = ?1 WHERE conversation_id = ?2",
+        )?;
+        let mut delete = db.prepare_cached("DELETE FROM conversations WHERE id = ?1")?;
+        for (from, into) in &plan.merges {
+            let into = resolve(*into);
+            move_messages.execute([into, *from])?;
+            delete.execute([*from])?;
+            let m = marks.remove(from).flatten();
+            let e = marks.entry(into).or_insert(None);
+            *e = (*e).max(m);
+            let k = gap_keys.remove(from).flatten();
+            let e = gap_keys.entry(into).or_insert(None);
+            if e.is_none() {
+                *e = k;
+            }
         }
     }
 
     // Insert the new messages with their conversation. Ids are given here (the write lock
     // makes max(id) stable) so the facts of conversations made only of this batch's messages
     // are computed from memory instead of being read back.
-    let max_msg: Option<i64> = sqlx::query_scalar("SELECT max(id) FROM messages")
-        .fetch_one(&mut *conn)
-        .await?;
+    let max_msg: Option<i64> = db.query_row("SELECT max(id) FROM messages", [], |r| r.get(0))?;
     let msg_base = max_msg.unwrap_or(0) + 1;
-    for (chunk_i, chunk) in fresh.chunks(ROWS_PER_INSERT).enumerate() {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT OR FAIL INTO messages (id, platform, external_id, brand, author, direction, created_at, text, reply_to, conversation_ref, url, engagement, customer, conversation_id, category, confidence, complaint_score, compound, pos, neu, neg, products, topics, redirect, classifier_version, ingested_at) ",
-        );
-        q.push_values(chunk.iter().enumerate(), |mut b, (i, m)| {
-            let row = chunk_i * ROWS_PER_INSERT + i;
-            let conv = resolve(plan.assignments[row]);
+    {
+        let mut insert = db.prepare_cached(
+            "INSERT OR FAIL INTO messages (id, platform, external_id, brand, author, direction, created_at, text, reply_to, conversation_ref, url, engagement, customer, conversation_id, category, confidence, complaint_score, compound, pos, neu, neg, products, topics, redirect, classifier_version, ingested_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
+        )?;
+        for (row, m) in fresh.iter().enumerate() {
             let c = &m.classification;
             let n = &m.message;
-            b.push_bind(msg_base + row as i64)
-                .push_bind(platform.as_str())
-                .push_bind(n.external_id.as_str())
-                .push_bind(n.brand.as_str())
-                .push_bind(n.author.as_str())
-                .push_bind(n.direction.as_str())
-                .push_bind(n.created_at.timestamp())
-                .push_bind(n.text.as_str())
-                .push_bind(n.reply_to.as_deref())
-                .push_bind(n.conversation_ref.as_deref())
-                .push_bind(n.url.as_deref())
-                .push_bind(n.engagement)
-                .push_bind(n.customer.as_deref())
-                .push_bind(conv)
-                .push_bind(c.category.as_str())
-                .push_bind(c.confidence)
-                .push_bind(c.complaint_score)
-                .push_bind(c.sentiment.compound)
-                .push_bind(c.sentiment.pos)
-                .push_bind(c.sentiment.neu)
-                .push_bind(c.sentiment.neg)
-                .push_bind(join_names(&c.products))
-                .push_bind(join_names(&c.topics))
-                .push_bind(m.redirect)
-                .push_bind(m.classifier_version.as_ref())
-                .push_bind(now);
-        });
-        q.build()
-            .persistent(chunk.len() == ROWS_PER_INSERT)
-            .execute(&mut *conn)
-            .await?;
+            insert.execute(rusqlite::params![
+                msg_base + row as i64,
+                p,
+                n.external_id,
+                n.brand,
+                n.author,
+                n.direction.as_str(),
+                n.created_at.timestamp(),
+                n.text,
+                n.reply_to,
+                n.conversation_ref,
+                n.url,
+                n.engagement,
+                n.customer,
+                resolve(plan.assignments[row]),
+                c.category.as_str(),
+                c.confidence,
+                c.complaint_score,
+                c.sentiment.compound,
+                c.sentiment.pos,
+                c.sentiment.neu,
+                c.sentiment.neg,
+                join_names(&c.products),
+                join_names(&c.topics),
+                m.redirect,
+                m.classifier_version.as_ref(),
+                now,
+            ])?;
+        }
     }
-    super::rollups::add_messages(conn, platform, &fresh).await?;
+    super::rollups::add_messages(db, platform, &fresh)?;
 
     // Facts of every conversation the batch touched: conversations made only of this batch's
     // messages from memory; stored ones the batch continues get their span, resolution mark
@@ -630,43 +619,32 @@ async fn ingest_platform(
     }
     let mut fresh_ids: Vec<i64> = groups.keys().copied().collect();
     fresh_ids.sort_unstable();
-    write_facts(conn, &fresh_ids, groups, &marks, &gap_keys, rules).await?;
+    write_facts(db, &fresh_ids, groups, &marks, &gap_keys, rules)?;
     // A stored-side conversation without a row (a new one that absorbed stored ones) is
     // computed now: later batches need its row.
     let (deferred, now_ids): (Vec<i64>, Vec<i64>) = stored_side
         .into_iter()
         .partition(|id| known.contains_key(id));
-    recompute(conn, &now_ids, &marks, &gap_keys, rules).await?;
-    for chunk in deferred.chunks(SPANS_PER_UPDATE) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "WITH v (id, started_at, last_message_at, marked_resolved_at, gap_key) AS (",
-        );
-        q.push_values(chunk.iter(), |mut b, id| {
-            let (start, end) = new_spans
-                .get(id)
-                .or(known.get(id))
-                .copied()
-                .unwrap_or_default();
-            b.push_bind(*id)
-                .push_bind(start)
-                .push_bind(end)
-                .push_bind(marks.get(id).copied().flatten())
-                .push_bind(gap_keys.get(id).cloned().flatten());
-        });
-        q.push(") UPDATE OR FAIL conversations SET started_at = v.started_at, last_message_at = v.last_message_at, marked_resolved_at = v.marked_resolved_at, gap_key = v.gap_key FROM v WHERE conversations.id = v.id");
-        q.build()
-            .persistent(chunk.len() == SPANS_PER_UPDATE)
-            .execute(&mut *conn)
-            .await?;
-        let mut q: QueryBuilder<Sqlite> =
-            QueryBuilder::new("INSERT OR IGNORE INTO conversations_dirty (id) ");
-        q.push_values(chunk.iter(), |mut b, id| {
-            b.push_bind(*id);
-        });
-        q.build()
-            .persistent(chunk.len() == SPANS_PER_UPDATE)
-            .execute(&mut *conn)
-            .await?;
+    recompute(db, &now_ids, &marks, &gap_keys, rules)?;
+    let mut update = db.prepare_cached(
+        "UPDATE OR FAIL conversations SET started_at = ?2, last_message_at = ?3, marked_resolved_at = ?4, gap_key = ?5 WHERE id = ?1",
+    )?;
+    let mut dirty =
+        db.prepare_cached("INSERT OR IGNORE INTO conversations_dirty (id) VALUES (?1)")?;
+    for id in deferred {
+        let (start, end) = new_spans
+            .get(&id)
+            .or(known.get(&id))
+            .copied()
+            .unwrap_or_default();
+        update.execute(rusqlite::params![
+            id,
+            start,
+            end,
+            marks.get(&id).copied().flatten(),
+            gap_keys.get(&id).cloned().flatten(),
+        ])?;
+        dirty.execute([id])?;
     }
     Ok(outcome)
 }
@@ -675,7 +653,7 @@ async fn ingest_platform(
 async fn finish_pending_on(
     conn: &mut SqliteConnection,
     rules: &IngestRules,
-) -> Result<usize, sqlx::Error> {
+) -> Result<usize, WriteError> {
     let any: Option<i64> = sqlx::query_scalar("SELECT id FROM conversations_dirty LIMIT 1")
         .fetch_optional(&mut *conn)
         .await?;
@@ -683,184 +661,112 @@ async fn finish_pending_on(
         return Ok(0);
     }
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-    let n = finish_dirty(&mut tx, rules).await?;
+    let n = on_handle(&mut tx, |db| finish_dirty(db, rules)).await?;
     tx.commit().await?;
     Ok(n)
 }
 
+/// Conversations recomputed together by `finish_dirty`.
+const DIRTY_PER_ROUND: i64 = 500;
+
 /// Recomputes the facts of every conversation recorded in `conversations_dirty` from all its
 /// messages, once, and clears the table. Returns how many were recomputed.
-pub(crate) async fn finish_dirty(
-    conn: &mut SqliteConnection,
+pub(crate) fn finish_dirty(
+    db: &rusqlite::Connection,
     rules: &IngestRules,
-) -> Result<usize, sqlx::Error> {
+) -> Result<usize, WriteError> {
     let mut after = i64::MIN;
     let mut done = 0;
     loop {
-        let ids: Vec<i64> = sqlx::query_scalar(
-            "SELECT id FROM conversations_dirty WHERE id > ? ORDER BY id LIMIT ?",
-        )
-        .bind(after)
-        .bind(KEYS_PER_LOOKUP as i64)
-        .fetch_all(&mut *conn)
-        .await?;
-        let (Some(&first), Some(&last)) = (ids.first(), ids.last()) else {
+        let mut next = db.prepare_cached(
+            "SELECT d.id, c.marked_resolved_at, c.gap_key FROM conversations_dirty d LEFT JOIN conversations c ON c.id = d.id WHERE d.id > ?1 ORDER BY d.id LIMIT ?2",
+        )?;
+        let mut ids = Vec::new();
+        let mut marks = HashMap::new();
+        let mut gap_keys = HashMap::new();
+        for row in next.query_map((after, DIRTY_PER_ROUND), |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Option<i64>>(1)?,
+                r.get::<_, Option<String>>(2)?,
+            ))
+        })? {
+            let (id, mark, key) = row?;
+            ids.push(id);
+            marks.insert(id, mark);
+            gap_keys.insert(id, key);
+        }
+        drop(next);
+        let Some(&last) = ids.last() else {
             break;
         };
-        let mut marks = HashMap::with_capacity(ids.len());
-        let mut gap_keys = HashMap::with_capacity(ids.len());
-        let rows = sqlx::query(
-            "SELECT id, marked_resolved_at, gap_key FROM conversations WHERE id BETWEEN ? AND ? AND id IN (SELECT id FROM conversations_dirty WHERE id BETWEEN ? AND ?)",
-        )
-        .bind(first)
-        .bind(last)
-        .bind(first)
-        .bind(last)
-        .fetch_all(&mut *conn)
-        .await?;
-        for row in rows {
-            marks.insert(row.get::<i64, _>(0), row.get::<Option<i64>, _>(1));
-            gap_keys.insert(row.get::<i64, _>(0), row.get::<Option<String>, _>(2));
-        }
-        recompute(conn, &ids, &marks, &gap_keys, rules).await?;
+        recompute(db, &ids, &marks, &gap_keys, rules)?;
         done += ids.len();
         after = last;
     }
     if done > 0 {
-        sqlx::query("DELETE FROM conversations_dirty")
-            .execute(&mut *conn)
-            .await?;
+        db.execute("DELETE FROM conversations_dirty", [])?;
     }
     Ok(done)
 }
 
-/// `SELECT {columns} FROM messages WHERE platform = ? AND {key} IN (keys...)`, in chunks,
-/// as (text, integer) pairs. `group_by_key` groups rows by the key, for aggregate columns.
-async fn lookup_pairs(
-    conn: &mut SqliteConnection,
-    columns: &str,
-    key: &str,
-    platform: Platform,
-    keys: &[&str],
-    group_by_key: bool,
-) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    let mut out = Vec::new();
-    for chunk in keys.chunks(KEYS_PER_LOOKUP) {
-        let mut q: QueryBuilder<Sqlite> =
-            QueryBuilder::new(format!("SELECT {columns} FROM messages WHERE platform = "));
-        q.push_bind(platform.as_str())
-            .push(format!(" AND {key} IN ("));
-        let mut sep = q.separated(", ");
-        for k in chunk {
-            sep.push_bind(*k);
-        }
-        q.push(")");
-        if group_by_key {
-            q.push(format!(" GROUP BY {key}"));
-        }
-        for row in q
-            .build()
-            .persistent(chunk.len() == KEYS_PER_LOOKUP)
-            .fetch_all(&mut *conn)
-            .await?
-        {
-            out.push((row.get(0), row.get(1)));
-        }
-    }
-    Ok(out)
-}
-
-async fn load_spans_by_id(
-    conn: &mut SqliteConnection,
-    ids: &[i64],
-) -> Result<Vec<ConversationSpan>, sqlx::Error> {
-    let mut out = Vec::new();
-    for chunk in ids.chunks(KEYS_PER_LOOKUP) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT id, gap_key, started_at, last_message_at FROM conversations WHERE id IN (",
-        );
-        let mut sep = q.separated(", ");
-        for id in chunk {
-            sep.push_bind(*id);
-        }
-        q.push(")");
-        for row in q
-            .build()
-            .persistent(chunk.len() == KEYS_PER_LOOKUP)
-            .fetch_all(&mut *conn)
-            .await?
-        {
-            out.push(ConversationSpan {
-                id: row.get(0),
-                gap_key: row.get(1),
-                started_at: row.get(2),
-                last_message_at: row.get(3),
-            });
-        }
-    }
-    Ok(out)
-}
-
 /// Reloads the messages of `ids` and rewrites their conversation rows.
-pub(crate) async fn recompute(
-    conn: &mut SqliteConnection,
+pub(crate) fn recompute(
+    db: &rusqlite::Connection,
     ids: &[i64],
     marks: &HashMap<i64, Option<i64>>,
     gap_keys: &HashMap<i64, Option<String>>,
     rules: &IngestRules,
-) -> Result<(), sqlx::Error> {
-    for chunk in ids.chunks(KEYS_PER_LOOKUP) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT conversation_id, id, platform, brand, author, customer, direction, created_at, url, category, compound, products, topics, redirect, reply_to IS NOT NULL FROM messages WHERE conversation_id IN (",
-        );
-        let mut sep = q.separated(", ");
-        for id in chunk {
-            sep.push_bind(*id);
+) -> Result<(), WriteError> {
+    let mut groups: HashMap<i64, Vec<FactMessage>> = HashMap::with_capacity(ids.len());
+    {
+        let mut q = db.prepare_cached(
+            "SELECT id, platform, brand, author, customer, direction, created_at, url, category, compound, products, topics, redirect, reply_to IS NOT NULL FROM messages WHERE conversation_id = ?1",
+        )?;
+        for &conv in ids {
+            let rows = q.query_map([conv], |row| {
+                let platform: String = row.get(1)?;
+                let direction: String = row.get(5)?;
+                let category: Option<String> = row.get(8)?;
+                Ok(FactMessage {
+                    id: row.get(0)?,
+                    platform: platform.parse().unwrap_or(Platform::X),
+                    brand: row.get(2)?,
+                    author: row.get(3)?,
+                    customer: row.get(4)?,
+                    direction: direction.parse().unwrap_or(Direction::Inbound),
+                    created_at: row.get(6)?,
+                    url: row.get(7)?,
+                    category: category.and_then(|c| c.parse::<Category>().ok()),
+                    compound: row.get(9)?,
+                    products: split_names(row.get_ref(10)?.as_str()?),
+                    topics: split_names(row.get_ref(11)?.as_str()?),
+                    redirect: row.get(12)?,
+                    reply: row.get(13)?,
+                })
+            })?;
+            let mut msgs = Vec::new();
+            for m in rows {
+                msgs.push(m?);
+            }
+            if !msgs.is_empty() {
+                groups.insert(conv, msgs);
+            }
         }
-        q.push(")");
-        let mut groups: HashMap<i64, Vec<FactMessage>> = HashMap::new();
-        for row in q
-            .build()
-            .persistent(chunk.len() == KEYS_PER_LOOKUP)
-            .fetch_all(&mut *conn)
-            .await?
-        {
-            let platform: String = row.get(2);
-            let direction: String = row.get(6);
-            let category: Option<String> = row.get(9);
-            let fm = FactMessage {
-                id: row.get(1),
-                platform: platform.parse().unwrap_or(Platform::X),
-                brand: row.get(3),
-                author: row.get(4),
-                customer: row.get(5),
-                direction: direction.parse().unwrap_or(Direction::Inbound),
-                created_at: row.get(7),
-                url: row.get(8),
-                category: category.and_then(|c| c.parse::<Category>().ok()),
-                compound: row.get(10),
-                products: split_names(row.get::<&str, _>(11)),
-                topics: split_names(row.get::<&str, _>(12)),
-                redirect: row.get(13),
-                reply: row.get(14),
-            };
-            groups.entry(row.get(0)).or_default().push(fm);
-        }
-        write_facts(conn, chunk, groups, marks, gap_keys, rules).await?;
     }
-    Ok(())
+    write_facts(db, ids, groups, marks, gap_keys, rules)
 }
 
 /// Computes the facts of the conversations `ids` (in that order) from their messages in
 /// `groups` and upserts their rows. Ids without messages are left alone.
-async fn write_facts(
-    conn: &mut SqliteConnection,
+fn write_facts(
+    db: &rusqlite::Connection,
     ids: &[i64],
     mut groups: HashMap<i64, Vec<FactMessage>>,
     marks: &HashMap<i64, Option<i64>>,
     gap_keys: &HashMap<i64, Option<String>>,
     rules: &IngestRules,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), WriteError> {
     let mut facts: Vec<(ConversationFacts, Option<String>)> = Vec::with_capacity(groups.len());
     let mut helpful: Vec<(String, i64)> = Vec::new();
     for &id in ids {
@@ -880,54 +786,47 @@ async fn write_facts(
         );
         facts.push((f, gap_keys.get(&id).cloned().flatten()));
     }
-    super::rollups::add_helpful(conn, &helpful).await?;
-    for chunk in facts.chunks(FACTS_PER_UPSERT) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT OR FAIL INTO conversations (id, platform, brand, customer, gap_key, started_at, first_inbound_at, first_inbound_url, first_response_at, last_message_at, last_inbound_at, last_outbound_at, waiting_since, inbound_count, outbound_count, replies, reopen_count, thanks_resolved_at, marked_resolved_at, actionable, category, opening_compound, closing_compound, closing_after_reply, redirected, products, topics, reply_waits) ",
-        );
-        q.push_values(chunk.iter(), |mut b, (f, key)| {
-            b.push_bind(f.id)
-                .push_bind(f.platform.map(Platform::as_str).unwrap_or("x"))
-                .push_bind(f.brand.clone())
-                .push_bind(f.customer.clone())
-                .push_bind(key.clone())
-                .push_bind(f.started_at)
-                .push_bind(f.first_inbound_at)
-                .push_bind(f.first_inbound_url.clone())
-                .push_bind(f.first_response_at)
-                .push_bind(f.last_message_at)
-                .push_bind(f.last_inbound_at)
-                .push_bind(f.last_outbound_at)
-                .push_bind(f.waiting_since)
-                .push_bind(f.inbound_count)
-                .push_bind(f.outbound_count)
-                .push_bind(f.replies)
-                .push_bind(f.reopen_count)
-                .push_bind(f.thanks_resolved_at)
-                .push_bind(f.marked_resolved_at)
-                .push_bind(f.actionable)
-                .push_bind(f.category.map(Category::as_str))
-                .push_bind(f.opening_compound)
-                .push_bind(f.closing_compound)
-                .push_bind(f.closing_after_reply)
-                .push_bind(f.redirected)
-                .push_bind(join_names(&f.products))
-                .push_bind(join_names(&f.topics))
-                .push_bind(
-                    f.reply_waits
-                        .iter()
-                        .map(|w| w.to_string())
-                        .collect::<Vec<_>>()
-                        .join(","),
-                );
-        });
-        q.push(
-            " ON CONFLICT (id) DO UPDATE SET platform = excluded.platform, brand = excluded.brand, customer = excluded.customer, gap_key = excluded.gap_key, started_at = excluded.started_at, first_inbound_at = excluded.first_inbound_at, first_inbound_url = excluded.first_inbound_url, first_response_at = excluded.first_response_at, last_message_at = excluded.last_message_at, last_inbound_at = excluded.last_inbound_at, last_outbound_at = excluded.last_outbound_at, waiting_since = excluded.waiting_since, inbound_count = excluded.inbound_count, outbound_count = excluded.outbound_count, replies = excluded.replies, reopen_count = excluded.reopen_count, thanks_resolved_at = excluded.thanks_resolved_at, marked_resolved_at = excluded.marked_resolved_at, actionable = excluded.actionable, category = excluded.category, opening_compound = excluded.opening_compound, closing_compound = excluded.closing_compound, closing_after_reply = excluded.closing_after_reply, redirected = excluded.redirected, products = excluded.products, topics = excluded.topics, reply_waits = excluded.reply_waits",
-        );
-        q.build()
-            .persistent(chunk.len() == FACTS_PER_UPSERT)
-            .execute(&mut *conn)
-            .await?;
+    super::rollups::add_helpful(db, &helpful)?;
+    let mut upsert = db.prepare_cached(
+        "INSERT OR FAIL INTO conversations (id, platform, brand, customer, gap_key, started_at, first_inbound_at, first_inbound_url, first_response_at, last_message_at, last_inbound_at, last_outbound_at, waiting_since, inbound_count, outbound_count, replies, reopen_count, thanks_resolved_at, marked_resolved_at, actionable, category, opening_compound, closing_compound, closing_after_reply, redirected, products, topics, reply_waits) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28) ON CONFLICT (id) DO UPDATE SET platform = excluded.platform, brand = excluded.brand, customer = excluded.customer, gap_key = excluded.gap_key, started_at = excluded.started_at, first_inbound_at = excluded.first_inbound_at, first_inbound_url = excluded.first_inbound_url, first_response_at = excluded.first_response_at, last_message_at = excluded.last_message_at, last_inbound_at = excluded.last_inbound_at, last_outbound_at = excluded.last_outbound_at, waiting_since = excluded.waiting_since, inbound_count = excluded.inbound_count, outbound_count = excluded.outbound_count, replies = excluded.replies, reopen_count = excluded.reopen_count, thanks_resolved_at = excluded.thanks_resolved_at, marked_resolved_at = excluded.marked_resolved_at, actionable = excluded.actionable, category = excluded.category, opening_compound = excluded.opening_compound, closing_compound = excluded.closing_compound, closing_after_reply = excluded.closing_after_reply, redirected = excluded.redirected, products = excluded.products, topics = excluded.topics, reply_waits = excluded.reply_waits",
+    )?;
+    for (f, key) in &facts {
+        let waits = f
+            .reply_waits
+            .iter()
+            .map(|w| w.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        upsert.execute(rusqlite::params![
+            f.id,
+            f.platform.map(Platform::as_str).unwrap_or("x"),
+            f.brand,
+            f.customer,
+            key,
+            f.started_at,
+            f.first_inbound_at,
+            f.first_inbound_url,
+            f.first_response_at,
+            f.last_message_at,
+            f.last_inbound_at,
+            f.last_outbound_at,
+            f.waiting_since,
+            f.inbound_count,
+            f.outbound_count,
+            f.replies,
+            f.reopen_count,
+            f.thanks_resolved_at,
+            f.marked_resolved_at,
+            f.actionable,
+            f.category.map(Category::as_str),
+            f.opening_compound,
+            f.closing_compound,
+            f.closing_after_reply,
+            f.redirected,
+            join_names(&f.products),
+            join_names(&f.topics),
+            waits,
+        ])?;
     }
     Ok(())
 }

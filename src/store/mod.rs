@@ -4,6 +4,7 @@
 mod alerts;
 mod blocks;
 mod chat;
+mod handle;
 mod ingest;
 pub mod outbox;
 mod relabel;
@@ -37,6 +38,8 @@ pub enum StoreError {
     },
     #[error("database error: {0}")]
     Sql(#[from] sqlx::Error),
+    #[error("database error: {0}")]
+    Write(#[from] rusqlite::Error),
     #[error("stored data is damaged: {0}")]
     Corrupt(String),
     #[error("a report read stopped before it finished: {0}")]
@@ -165,6 +168,20 @@ impl Store {
             }
         } else {
             StoreError::Sql(e)
+        }
+    }
+
+    /// `map_err` for a write run on the connection's handle (`handle::on_handle`).
+    pub(crate) fn map_write_err(&self, e: handle::WriteError) -> StoreError {
+        if e.is_locked() {
+            return StoreError::Locked {
+                path: self.path.clone(),
+                waited_s: BUSY_TIMEOUT.as_secs(),
+            };
+        }
+        match e {
+            handle::WriteError::Sqlx(e) => StoreError::Sql(e),
+            handle::WriteError::Sqlite(e) => StoreError::Write(e),
         }
     }
 

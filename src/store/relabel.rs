@@ -8,6 +8,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use sqlx::{QueryBuilder, Row, Sqlite};
 
+use super::handle::on_handle;
 use super::ingest::{recompute, IngestRules};
 use super::{join_names, Store, StoreError};
 use crate::model::{Classification, Direction};
@@ -129,9 +130,11 @@ impl Store {
             }
         }
         let conversations: Vec<i64> = conversations.into_iter().collect();
-        recompute(&mut tx, &conversations, &marks, &gap_keys, rules)
-            .await
-            .map_err(|e| self.map_err(e))?;
+        on_handle(&mut tx, |db| {
+            recompute(db, &conversations, &marks, &gap_keys, rules)
+        })
+        .await
+        .map_err(|e| self.map_write_err(e))?;
         // Until the rollups are rebuilt they count the old labels: say so in the same
         // transaction, so a run interrupted before the rebuild still rebuilds next time.
         sqlx::query("INSERT INTO kv_state (key, value, updated_at) VALUES (?, 'true', 0) ON CONFLICT (key) DO UPDATE SET value = excluded.value")

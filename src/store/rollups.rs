@@ -15,9 +15,6 @@ use crate::model::{Category, Direction, MessageAggregate, Platform, ReportQuery}
 
 use super::ingest::ClassifiedMessage;
 
-/// Rows per rollup upsert (10 values each).
-const ROWS_PER_UPSERT: usize = 2000;
-
 /// Width of the day rollups: one UTC day.
 const DAY_S: i64 = 86_400;
 /// Every message counts once at each width.
@@ -68,11 +65,11 @@ fn keep_latest(latest: &mut [Option<i64>], at: i64) {
 }
 
 /// Adds freshly inserted messages of one platform to the rollups.
-pub(crate) async fn add_messages(
-    conn: &mut SqliteConnection,
+pub(crate) fn add_messages(
+    db: &rusqlite::Connection,
     platform: Platform,
     fresh: &[ClassifiedMessage],
-) -> Result<(), sqlx::Error> {
+) -> rusqlite::Result<()> {
     let mut volume: HashMap<(Bucket, &str, Direction, Category), Sums> = HashMap::new();
     let mut tags: HashMap<(Bucket, &str, String, String), i64> = HashMap::new();
     for m in fresh {
@@ -115,7 +112,7 @@ pub(crate) async fn add_messages(
             keep_latest(&mut e.praise, at);
         }
     }
-    upsert_activity(conn, authors).await?;
+    upsert_activity(db, authors)?;
     let mut volume: Vec<_> = volume.into_iter().collect();
     volume.sort_by(|a, b| {
         (a.0 .0, a.0 .1, a.0 .2.as_str(), a.0 .3.as_str()).cmp(&(
@@ -126,43 +123,39 @@ pub(crate) async fn add_messages(
         ))
     });
     // `OR FAIL`: no statement journal (store::ingest explains).
-    for chunk in volume.chunks(ROWS_PER_UPSERT) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT OR FAIL INTO rollup_volume (width, bucket, brand, platform, direction, category, n, compound_sum, positive, neutral, negative) ",
-        );
-        q.push_values(chunk, |mut b, ((bucket, brand, direction, category), s)| {
-            b.push_bind(bucket.0)
-                .push_bind(bucket.1)
-                .push_bind(*brand)
-                .push_bind(platform.as_str())
-                .push_bind(direction.as_str())
-                .push_bind(category.as_str())
-                .push_bind(s.n)
-                .push_bind(s.compound)
-                .push_bind(s.positive)
-                .push_bind(s.neutral)
-                .push_bind(s.negative);
-        });
-        q.push(" ON CONFLICT DO UPDATE SET n = n + excluded.n, compound_sum = compound_sum + excluded.compound_sum, positive = positive + excluded.positive, neutral = neutral + excluded.neutral, negative = negative + excluded.negative");
-        q.build().persistent(false).execute(&mut *conn).await?;
+    let mut upsert = db.prepare_cached(
+        "INSERT OR FAIL INTO rollup_volume (width, bucket, brand, platform, direction, category, n, compound_sum, positive, neutral, negative) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT DO UPDATE SET n = n + excluded.n, compound_sum = compound_sum + excluded.compound_sum, positive = positive + excluded.positive, neutral = neutral + excluded.neutral, negative = negative + excluded.negative",
+    )?;
+    for ((bucket, brand, direction, category), s) in &volume {
+        upsert.execute(rusqlite::params![
+            bucket.0,
+            bucket.1,
+            brand,
+            platform.as_str(),
+            direction.as_str(),
+            category.as_str(),
+            s.n,
+            s.compound,
+            s.positive,
+            s.neutral,
+            s.negative,
+        ])?;
     }
     let mut tags: Vec<_> = tags.into_iter().collect();
     tags.sort();
-    for chunk in tags.chunks(ROWS_PER_UPSERT) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT OR FAIL INTO rollup_tags (width, bucket, brand, platform, products, topics, n) ",
-        );
-        q.push_values(chunk, |mut b, ((bucket, brand, products, topics), n)| {
-            b.push_bind(bucket.0)
-                .push_bind(bucket.1)
-                .push_bind(*brand)
-                .push_bind(platform.as_str())
-                .push_bind(products.as_str())
-                .push_bind(topics.as_str())
-                .push_bind(*n);
-        });
-        q.push(" ON CONFLICT DO UPDATE SET n = n + excluded.n");
-        q.build().persistent(false).execute(&mut *conn).await?;
+    let mut upsert = db.prepare_cached(
+        "INSERT OR FAIL INTO rollup_tags (width, bucket, brand, platform, products, topics, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO UPDATE SET n = n + excluded.n",
+    )?;
+    for ((bucket, brand, products, topics), n) in &tags {
+        upsert.execute(rusqlite::params![
+            bucket.0,
+            bucket.1,
+            brand,
+            platform.as_str(),
+            products,
+            topics,
+            n,
+        ])?;
     }
     Ok(())
 }
@@ -171,10 +164,10 @@ pub(crate) async fn add_messages(
 /// when a conversation's facts are written. A conversation written again records its replies
 /// again: the kept instants may then repeat, which only makes an author a candidate sooner
 /// (the report counts candidates exactly).
-pub(crate) async fn add_helpful(
-    conn: &mut SqliteConnection,
+pub(crate) fn add_helpful(
+    db: &rusqlite::Connection,
     replies: &[(String, i64)],
-) -> Result<(), sqlx::Error> {
+) -> rusqlite::Result<()> {
     if replies.is_empty() {
         return Ok(());
     }
@@ -185,18 +178,39 @@ pub(crate) async fn add_helpful(
         e.last_at = e.last_at.max(*at);
         keep_latest(&mut e.helpful, *at);
     }
-    upsert_activity(conn, authors).await
+    upsert_activity(db, authors)
 }
 
 /// Merges per-author activity into `author_activity`: counts add up, and each kept instant
 /// column becomes the k-th largest of the stored and the new instants.
-async fn upsert_activity(
-    conn: &mut SqliteConnection,
+fn upsert_activity(
+    db: &rusqlite::Connection,
     authors: HashMap<&str, Activity>,
-) -> Result<(), sqlx::Error> {
+) -> rusqlite::Result<()> {
+    if authors.is_empty() {
+        return Ok(());
+    }
     let mut authors: Vec<_> = authors.into_iter().collect();
     authors.sort_by(|a, b| a.0.cmp(b.0));
-    // The stored and the batch's latest instants merged: the k-th largest of both.
+    let mut upsert = db.prepare_cached(&ACTIVITY_UPSERT)?;
+    for (author, a) in &authors {
+        upsert.execute(rusqlite::params![
+            author,
+            a.n,
+            a.last_at,
+            a.praise[0],
+            a.praise[1],
+            a.praise[2],
+            a.helpful[0],
+            a.helpful[1],
+        ])?;
+    }
+    Ok(())
+}
+
+/// The upsert of one author's activity: the stored and the new latest instants merged, each
+/// kept column the k-th largest of both.
+static ACTIVITY_UPSERT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     let latest = |k: usize, column: &str, of: &[&str]| {
         let union: Vec<String> = of
             .iter()
@@ -217,26 +231,10 @@ async fn upsert_activity(
         latest(1, "helpful_2", &helpful),
     ]
     .join(", ");
-    for chunk in authors.chunks(ROWS_PER_UPSERT) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT OR FAIL INTO author_activity (author, n, last_at, praise_1, praise_2, praise_3, helpful_1, helpful_2) ",
-        );
-        q.push_values(chunk, |mut b, (author, a)| {
-            b.push_bind(*author).push_bind(a.n).push_bind(a.last_at);
-            for t in a.praise {
-                b.push_bind(t);
-            }
-            for t in a.helpful {
-                b.push_bind(t);
-            }
-        });
-        q.push(format!(
-            " ON CONFLICT DO UPDATE SET n = n + excluded.n, last_at = max(last_at, excluded.last_at), {merge}"
-        ));
-        q.build().persistent(false).execute(&mut *conn).await?;
-    }
-    Ok(())
-}
+    format!(
+        "INSERT OR FAIL INTO author_activity (author, n, last_at, praise_1, praise_2, praise_3, helpful_1, helpful_2) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO UPDATE SET n = n + excluded.n, last_at = max(last_at, excluded.last_at), {merge}"
+    )
+});
 
 /// `author_activity` from all messages: each author's 3 latest inbound praise instants and 2
 /// latest helpful-reply instants (the migration that made helpful replies exact runs the same).
