@@ -53,6 +53,13 @@ async fn snapshot(store_path: &Path) -> Vec<String> {
     .fetch_all(&pool)
     .await
     .expect("snapshot");
+    let orphans: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM messages WHERE conversation_id NOT IN (SELECT id FROM conversations)",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("orphans");
+    assert_eq!(orphans, 0, "messages whose conversation has no row");
     let dirty: i64 = sqlx::query_scalar("SELECT count(*) FROM conversations_dirty")
         .fetch_one(&pool)
         .await
@@ -222,4 +229,62 @@ async fn bulk_import_of_a_demo_file_matches_the_live_path() {
     let msgs = classified(&data, &ingestor());
     assert!(msgs.len() > 1000, "{} messages", msgs.len());
     check_file(dir.path(), msgs, &[250, 1000]).await;
+}
+
+/// Customers who write again after more or less than the gap, brand replies that arrive
+/// much later and bridge two of a customer's conversations, and quiet conversations found by
+/// a later batch's lookup without being continued: in batches of 2 and 3, so that
+/// conversations continue across batches and stored ones merge with new ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_import_of_gaps_and_late_replies_matches_the_live_path() {
+    use carepulse::model::{Direction, NewMessage, Platform};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let t0 = chrono::DateTime::from_timestamp(1_790_000_000, 0).expect("t0");
+    let h = |hours: i64| t0 + chrono::Duration::hours(hours);
+    let msg =
+        |id: &str, author: &str, at: chrono::DateTime<chrono::Utc>, reply_to: Option<&str>| {
+            let outbound = author == "AcmeHelp";
+            NewMessage {
+                platform: Platform::X,
+                external_id: id.to_string(),
+                brand: "Acme".to_string(),
+                author: author.to_string(),
+                direction: if outbound {
+                    Direction::Outbound
+                } else {
+                    Direction::Inbound
+                },
+                created_at: at,
+                text: if outbound {
+                    "Sorry about that, we are on it".to_string()
+                } else {
+                    "my order still has not arrived @AcmeHelp".to_string()
+                },
+                reply_to: reply_to.map(str::to_string),
+                conversation_ref: None,
+                url: None,
+                engagement: None,
+                customer: outbound.then(|| "ann".to_string()),
+            }
+        };
+    let mut raw = Vec::new();
+    for (k, customer) in ["ann", "bob", "cy", "dee"].iter().enumerate() {
+        let k = k as i64;
+        let id = |n: i64| format!("{customer}{n}");
+        // 30 h apart: two conversations, then a brand reply to the first 36 h after it
+        // stretches it over the second one (they merge); then 20 h later, the same one again.
+        raw.push(msg(&id(1), customer, h(k), None));
+        raw.push(msg(&id(2), customer, h(k + 30), None));
+        let mut reply = msg(&id(3), "AcmeHelp", h(k + 36), Some(&id(1)));
+        reply.customer = Some(customer.to_string());
+        raw.push(reply);
+        raw.push(msg(&id(4), customer, h(k + 56), None));
+        // 50 h of silence: a new conversation, found by the next lookups but never continued.
+        raw.push(msg(&id(5), customer, h(k + 106), None));
+        raw.push(msg(&id(6), customer, h(k + 170), None));
+    }
+    // File order: by time, as exports are.
+    raw.sort_by_key(|m| m.created_at);
+    let msgs = ingestor().prepare_all(raw);
+    check_file(dir.path(), msgs, &[2, 3]).await;
 }

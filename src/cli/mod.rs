@@ -404,12 +404,14 @@ pub async fn import(
         summary.imported += o.inserted;
         summary.duplicates += o.duplicates;
     }
+    let mut finishing = Duration::ZERO;
     if let Some(import) = import {
         let t = Instant::now();
         import.finish().await?;
         // The KPI blocks of the imported days, so the first report is fast.
         app.refresh_kpi_blocks().await;
-        storing += t.elapsed();
+        finishing = t.elapsed();
+        storing += finishing;
     }
     let (parsing, classifying) = reader
         .join()
@@ -438,13 +440,14 @@ pub async fn import(
     )?;
     writeln!(
         report_to,
-        "{rows} rows in {:.1} s ({:.0} rows/s): scanning {:.1} s, parsing {:.1} s, classifying {:.1} s (beside storing), storing {:.1} s",
+        "{rows} rows in {:.1} s ({:.0} rows/s): scanning {:.1} s, parsing {:.1} s, classifying {:.1} s (beside storing), storing {:.1} s (of which finishing conversations and KPI blocks {:.1} s)",
         total.as_secs_f64(),
         rows as f64 / total.as_secs_f64().max(1e-9),
         scan.as_secs_f64(),
         parsing.as_secs_f64(),
         classifying.as_secs_f64(),
         storing.as_secs_f64(),
+        finishing.as_secs_f64(),
     )?;
     Ok(summary)
 }
