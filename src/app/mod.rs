@@ -112,13 +112,13 @@ pub fn classify_rules(config: &Config) -> Rules {
     }
 }
 
-/// Messages per store transaction when importing or back-filling.
+/// Messages per store transaction when back-filling (a source's catch-up, relabelling).
 pub const BATCH: usize = 5000;
 
 /// Messages threaded and stored together by a file import (`--batch-rows`).
 pub const IMPORT_BATCH: usize = 20_000;
 
-/// Messages per store transaction of a file import (batches of `BATCH` share it; the facts
+/// Messages per store transaction of a file import (batches of `IMPORT_BATCH` share it; the facts
 /// of conversations continued across batches are recomputed once at the end).
 pub const IMPORT_COMMIT_ROWS: usize = 50_000;
 

@@ -438,16 +438,23 @@ pub async fn import(
         summary.rejected,
         path.display()
     )?;
+    let finished = if args.dry_run {
+        String::new()
+    } else {
+        format!(
+            " (of which finishing conversations and KPI blocks {:.1} s)",
+            finishing.as_secs_f64()
+        )
+    };
     writeln!(
         report_to,
-        "{rows} rows in {:.1} s ({:.0} rows/s): scanning {:.1} s, parsing {:.1} s, classifying {:.1} s (beside storing), storing {:.1} s (of which finishing conversations and KPI blocks {:.1} s)",
+        "{rows} rows in {:.1} s ({:.0} rows/s): scanning {:.1} s, parsing {:.1} s, classifying {:.1} s (beside storing), storing {:.1} s{finished}",
         total.as_secs_f64(),
         rows as f64 / total.as_secs_f64().max(1e-9),
         scan.as_secs_f64(),
         parsing.as_secs_f64(),
         classifying.as_secs_f64(),
         storing.as_secs_f64(),
-        finishing.as_secs_f64(),
     )?;
     Ok(summary)
 }
