@@ -93,25 +93,38 @@ impl CompactWeights {
     }
 }
 
-/// The model's linear score over features fed in order by `features::extract_into`: the
-/// same sum, in the same order, as `LinearModel::predict_compact` over the collected vector,
-/// without collecting it. With a `GramMemo`, the unigram weight, the cue flags and the
-/// non-zero character n-gram weights of a token seen before are read from the memo instead
-/// of looked up or hashed again: the same products are added in the same order, so the sum
-/// is bit for bit the same.
+/// The model's linear score over features fed in order by `features::extract_into`,
+/// without collecting them. Each token's character n-gram weights are summed first and the
+/// sum is scaled by the block's unit value, so a token costs one product however many
+/// n-grams it has, and a `GramMemo` can keep that sum: the score equals
+/// `LinearModel::predict_compact` over the collected vector up to the rounding of the
+/// additions (well within 1e-12), and is the same, bit for bit, with or without a memo.
+/// With a memo, the unigram weight, the cue flags and the n-gram sum of a token seen before
+/// are read from it instead of looked up or hashed again.
 pub struct CompactDot<'a> {
     c: &'a CompactWeights,
     z: f64,
     unit: f32,
     memo: Option<&'a mut GramMemo>,
-    /// Whether `one` also appends the weights it finds to the memo.
-    recording: bool,
+    /// Sum of the weights of the current token's n-grams, while `token_grams` runs them.
+    token_sum: f64,
+    /// Whether `one` adds to `token_sum` (inside `token_grams`) rather than to `z`.
+    in_token: bool,
 }
 
 impl CompactDot<'_> {
     /// Probability of the positive class.
     pub fn probability(&self) -> f64 {
         sigmoid(self.z)
+    }
+
+    /// Sum of the weights of the n-grams `grams` feeds to `one`, in order.
+    fn sum_grams(&mut self, grams: impl FnOnce(&mut Self)) -> f64 {
+        self.token_sum = 0.0;
+        self.in_token = true;
+        grams(self);
+        self.in_token = false;
+        self.token_sum
     }
 }
 
@@ -122,11 +135,10 @@ impl FeatureSink for CompactDot<'_> {
     #[inline]
     fn one(&mut self, i: u32) {
         if let Some(w) = self.c.get(i as usize) {
-            self.z += f64::from(w) * f64::from(self.unit);
-            if self.recording {
-                if let Some(m) = self.memo.as_deref_mut() {
-                    m.weights.push(w);
-                }
+            if self.in_token {
+                self.token_sum += f64::from(w);
+            } else {
+                self.z += f64::from(w) * f64::from(self.unit);
             }
         }
     }
@@ -172,34 +184,25 @@ impl FeatureSink for CompactDot<'_> {
                 m.cursor += 1;
                 m.text.get(k).copied().unwrap_or(NO_REC) as usize
             }
-            None => return grams(self),
+            None => NO_REC as usize,
         };
-        let CompactDot { memo, z, unit, .. } = self;
-        let Some(r) = memo.as_deref().and_then(|m| m.recs.get(rec)).copied() else {
-            return grams(self);
-        };
-        if r.wlen != WEIGHTS_UNKNOWN {
-            if let Some(m) = memo.as_deref() {
-                let unit = f64::from(*unit);
-                let (a, b) = (r.w as usize, r.w as usize + usize::from(r.wlen));
-                for &w in &m.weights[a..b] {
-                    *z += f64::from(w) * unit;
+        let known = self
+            .memo
+            .as_deref()
+            .and_then(|m| m.recs.get(rec))
+            .and_then(|r| r.has_sum.then_some(r.gram_sum));
+        let sum = match known {
+            Some(sum) => sum,
+            None => {
+                let sum = self.sum_grams(grams);
+                if let Some(r) = self.memo.as_deref_mut().and_then(|m| m.recs.get_mut(rec)) {
+                    r.gram_sum = sum;
+                    r.has_sum = true;
                 }
+                sum
             }
-            return;
-        }
-        let start = self.memo.as_deref().map_or(0, |m| m.weights.len());
-        self.recording = true;
-        grams(self);
-        self.recording = false;
-        if let Some(m) = self.memo.as_deref_mut() {
-            if let Some(r) = m.recs.get_mut(rec) {
-                // Tokens are at most MEMO_MAX_TOKEN bytes, so they have a few dozen
-                // n-grams at most; the arena stays far below u32::MAX.
-                r.w = start as u32;
-                r.wlen = (m.weights.len() - start) as u16;
-            }
-        }
+        };
+        self.z += sum * f64::from(self.unit);
     }
 }
 
@@ -212,8 +215,6 @@ const MEMO_ENTRIES: usize = 1 << 15;
 /// (keeping it at most half full), so a small vocabulary keeps a small, cache-resident table.
 const MEMO_MIN_SLOTS: usize = 1 << 12;
 const MEMO_MAX_SLOTS: usize = MEMO_ENTRIES * 2;
-/// `TokenRec::wlen` of a token whose n-gram weights are not recorded yet.
-const WEIGHTS_UNKNOWN: u16 = u16::MAX;
 /// Entry of `GramMemo::text` for a token the memo does not keep.
 const NO_REC: u32 = u32::MAX;
 
@@ -228,14 +229,14 @@ struct TokenRec {
     /// Cue flags of the token (`features::extract_into`).
     flags: u8,
     klen: u8,
-    /// The token's non-zero n-gram weights: `weights[w..w + wlen]`.
-    wlen: u16,
-    w: u32,
+    /// Sum of the weights of the token's character n-grams, once known.
+    gram_sum: f64,
+    has_sum: bool,
 }
 
 /// Per-thread memo, for one model (`owner`), of what the complaint model reads per token of
-/// recently seen tokens: the unigram weight, the cue flags and the non-zero character n-gram
-/// weights. Word frequencies are skewed, so most tokens of a text were seen before. Bounded:
+/// recently seen tokens: the unigram weight, the cue flags and the sum of the character
+/// n-gram weights. Word frequencies are skewed, so most tokens of a text were seen before. Bounded:
 /// it starts over once it holds `MEMO_ENTRIES` tokens.
 #[derive(Debug, Default)]
 pub struct GramMemo {
@@ -243,7 +244,6 @@ pub struct GramMemo {
     /// Open addressing: high half of the token hash << 32 | record index + 1 (0: empty).
     slots: Vec<u64>,
     recs: Vec<TokenRec>,
-    weights: Vec<f32>,
     /// Record (or `NO_REC`) of each token of the current text, in order.
     text: Vec<u32>,
     /// Next token of `text` for `token_grams`.
@@ -263,7 +263,6 @@ impl GramMemo {
         self.slots.clear();
         self.slots.resize(MEMO_MIN_SLOTS, 0);
         self.recs.clear();
-        self.weights.clear();
     }
 
     /// Starts a text: starts over first if the memo is full.
@@ -328,8 +327,8 @@ impl GramMemo {
             has_uni: uni.is_some(),
             flags,
             klen: token.len() as u8,
-            wlen: WEIGHTS_UNKNOWN,
-            w: 0,
+            gram_sum: 0.0,
+            has_sum: false,
         });
         self.slots[slot] = (hash >> 32) << 32 | u64::from(r + 1);
         if self.recs.len() * 2 > self.slots.len() && self.slots.len() < MEMO_MAX_SLOTS {
@@ -412,7 +411,8 @@ impl LinearModel {
             z: f64::from(self.bias),
             unit: 0.0,
             memo: None,
-            recording: false,
+            token_sum: 0.0,
+            in_token: false,
         }
     }
 
