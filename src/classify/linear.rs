@@ -236,8 +236,8 @@ struct TokenRec {
 
 /// Per-thread memo, for one model (`owner`), of what the complaint model reads per token of
 /// recently seen tokens: the unigram weight, the cue flags and the sum of the character
-/// n-gram weights. Word frequencies are skewed, so most tokens of a text were seen before. Bounded:
-/// it starts over once it holds `MEMO_ENTRIES` tokens.
+/// n-gram weights. Word frequencies are skewed, so most tokens of a text were seen before.
+/// Bounded: it starts over once it holds `MEMO_ENTRIES` tokens.
 #[derive(Debug, Default)]
 pub struct GramMemo {
     owner: u64,
